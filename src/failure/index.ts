@@ -1,0 +1,31 @@
+/**
+ * Why an operation on an image failed, in words an operator can act on. Every adapter (CRI,
+ * registry, disk guard) classifies its errors into one of these so that retries, status and
+ * metrics speak one language.
+ */
+export type FailureKind =
+  | "not_found"
+  | "auth"
+  | "network"
+  | "tls"
+  | "timeout"
+  | "rate_limited"
+  | "invalid"
+  | "unavailable"
+  | "disk"
+  | "runtime";
+
+/** An error that has been classified. Its message never contains credentials. */
+export class ClassifiedError extends Error {
+  readonly kind: FailureKind;
+
+  constructor(kind: FailureKind, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "ClassifiedError";
+    this.kind = kind;
+  }
+}
+
+export function isClassifiedError(error: unknown): error is ClassifiedError {
+  return error instanceof ClassifiedError;
+}
