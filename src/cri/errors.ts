@@ -1,0 +1,108 @@
+import { status as GrpcStatus } from "@grpc/grpc-js";
+import { ClassifiedError, type FailureKind } from "../failure/index.ts";
+
+interface GrpcLikeError {
+  code?: number;
+  details?: string;
+  message?: string;
+}
+
+const REDACTED = "[redacted]";
+
+/**
+ * Runtime messages sometimes echo URLs or headers; remove anything secret before the text can
+ * reach a log or a report.
+ */
+export function redactSecrets(text: string, secrets: readonly string[] = []): string {
+  let out = text;
+  for (const secret of secrets) {
+    if (secret.length >= 3) out = out.split(secret).join(REDACTED);
+  }
+  return out
+    .replace(/(\/\/)[^/@\s:]+:[^/@\s]+@/g, `$1${REDACTED}@`)
+    .replace(/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi, `$1 ${REDACTED}`)
+    .replace(/\b((?:access_)?token|password|auth)=([^&\s"]+)/gi, `$1=${REDACTED}`);
+}
+
+/** Message fragments seen from containerd and CRI-O, most specific first. */
+const MESSAGE_KINDS: ReadonlyArray<readonly [RegExp, FailureKind]> = [
+  [/invalid reference format|invalid image name|failed to parse image/i, "invalid"],
+  [/401 Unauthorized|403 Forbidden|unauthorized|authentication required|access denied|denied:/i, "auth"],
+  [/x509:|tls:|certificate/i, "tls"],
+  [/429 Too Many Requests|toomanyrequests|rate limit/i, "rate_limited"],
+  [/no space left on device|disk quota exceeded/i, "disk"],
+  [/context deadline exceeded|i\/o timeout|timeout awaiting/i, "timeout"],
+  [
+    /connection refused|no such host|connection reset|network is unreachable|no route to host|\bEOF\b|dial tcp|server misbehaving|temporary failure in name resolution/i,
+    "network",
+  ],
+  [/not found|manifest unknown|name unknown/i, "not_found"],
+];
+
+function kindFromCode(code: number | undefined): FailureKind | undefined {
+  switch (code) {
+    case GrpcStatus.NOT_FOUND:
+      return "not_found";
+    case GrpcStatus.DEADLINE_EXCEEDED:
+      return "timeout";
+    case GrpcStatus.UNAVAILABLE:
+      return "unavailable";
+    case GrpcStatus.INVALID_ARGUMENT:
+      return "invalid";
+    case GrpcStatus.UNAUTHENTICATED:
+    case GrpcStatus.PERMISSION_DENIED:
+      return "auth";
+    case GrpcStatus.RESOURCE_EXHAUSTED:
+      return "rate_limited";
+    default:
+      return undefined;
+  }
+}
+
+/** grpc-js wraps socket errors in connection-manager prose; keep the part an operator acts on. */
+function socketProblem(detail: string): string {
+  const errno = /connect (ENOENT|ECONNREFUSED|EACCES|EPERM) (\S+?)\.?(?=\s|$)/.exec(detail);
+  if (errno === null) return detail;
+  const hint: Record<string, string> = {
+    ENOENT: "no socket there; is the runtime running and its socket directory mounted?",
+    ECONNREFUSED: "nothing is listening on the socket; is the runtime running?",
+    EACCES: "permission denied on the socket; run as a user that may open it",
+    EPERM: "permission denied on the socket; run as a user that may open it",
+  };
+  const code = errno[1] ?? "";
+  return `connect ${code} ${errno[2] ?? ""} (${hint[code] ?? "socket error"})`;
+}
+
+export interface CallContext {
+  readonly method: string;
+  readonly endpoint: string;
+  readonly image?: string | undefined;
+  readonly secrets?: readonly string[];
+}
+
+/** Turns a gRPC failure into a ClassifiedError whose message names the call and the image. */
+export function classifyRuntimeError(error: unknown, context: CallContext): ClassifiedError {
+  const grpc = (typeof error === "object" && error !== null ? error : {}) as GrpcLikeError;
+  const raw = grpc.details ?? grpc.message ?? String(error);
+  const detail = redactSecrets(raw, context.secrets);
+  const subject = context.image === undefined ? context.method : `${context.method} ${context.image}`;
+  let kind = kindFromCode(grpc.code);
+  if (kind === undefined || grpc.code === GrpcStatus.NOT_FOUND) {
+    kind = MESSAGE_KINDS.find(([pattern]) => pattern.test(raw))?.[1] ?? kind ?? "runtime";
+  }
+  let message: string;
+  switch (kind) {
+    case "unavailable":
+      message = `container runtime at ${context.endpoint} is unavailable (${subject}): ${socketProblem(detail)}`;
+      break;
+    case "timeout":
+      message =
+        grpc.code === GrpcStatus.DEADLINE_EXCEEDED
+          ? `${subject}: no answer from the runtime at ${context.endpoint} before the deadline`
+          : `${subject}: ${detail}`;
+      break;
+    default:
+      message = `${subject}: ${detail}`;
+  }
+  return new ClassifiedError(kind, message);
+}

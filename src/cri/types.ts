@@ -1,0 +1,63 @@
+/** What the runtime reports for one image (CRI `Image`). */
+export interface RuntimeImage {
+  /** The config digest (`sha256:…`); CRI-O reports bare hex. */
+  readonly id: string;
+  readonly repoTags: readonly string[];
+  readonly repoDigests: readonly string[];
+  /** Compressed bytes for the node's platform. */
+  readonly size: number;
+  readonly pinned: boolean;
+}
+
+export interface RuntimeVersion {
+  readonly runtimeName: string;
+  readonly runtimeVersion: string;
+  readonly runtimeApiVersion: string;
+}
+
+export interface ImageFilesystemUsage {
+  readonly mountpoint: string;
+  readonly usedBytes: number | undefined;
+}
+
+/** Registry credentials handed to the runtime for one pull (CRI `AuthConfig`). */
+export interface PullAuth {
+  readonly username?: string;
+  readonly password?: string;
+  readonly identityToken?: string;
+  readonly registryToken?: string;
+}
+
+export interface CallOptions {
+  /** Deadline for this call; every call has one (defaults come from the client). */
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface PullOptions extends CallOptions {
+  readonly auth?: PullAuth;
+}
+
+/** Observes every call, e.g. for metrics or to count calls in a benchmark. */
+export type CallObserver = (call: {
+  readonly method: string;
+  readonly durationMs: number;
+  readonly ok: boolean;
+}) => void;
+
+/**
+ * The node's image store as prepull sees it. Everything above the CRI adapter depends on this
+ * interface, not on gRPC.
+ */
+export interface ImageRuntime {
+  readonly endpoint: string;
+  version(options?: CallOptions): Promise<RuntimeVersion>;
+  listImages(options?: CallOptions): Promise<RuntimeImage[]>;
+  /** `undefined` when absent: the runtime answers OK with no image, as kubelet expects. */
+  imageStatus(image: string, options?: CallOptions): Promise<RuntimeImage | undefined>;
+  /** Returns the image reference the runtime recorded (the config digest). */
+  pullImage(image: string, options?: PullOptions): Promise<string>;
+  removeImage(image: string, options?: CallOptions): Promise<void>;
+  imageFsInfo(options?: CallOptions): Promise<ImageFilesystemUsage[]>;
+  close(): void;
+}
