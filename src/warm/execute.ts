@@ -1,0 +1,175 @@
+import type { ImageRuntime, PullAuth, RuntimeImage } from "../cri/index.ts";
+import { ClassifiedError, isClassifiedError, type FailureKind } from "../failure/index.ts";
+import { kubeletImageString, repositoryName, type ImageReference } from "../reference/index.ts";
+import { recordedDigest } from "./inventory.ts";
+import { digestName, effectiveTag, tagName, type EntryPlan, type WarmAction } from "./plan.ts";
+
+/** Where a tag points in the registry now; the registry client in production. */
+export type TagResolver = (reference: ImageReference, signal?: AbortSignal) => Promise<string>;
+
+export interface WarmDependencies {
+  readonly runtime: ImageRuntime;
+  /** Absent when no registry can be asked: tags are then pulled and verified afterwards. */
+  readonly resolveTag?: TagResolver;
+  /** Credentials for the runtime's pull of this reference. */
+  readonly authFor?: (reference: ImageReference) => PullAuth | undefined;
+  readonly pullTimeoutMs: number;
+  readonly signal?: AbortSignal;
+}
+
+export type EntryOutcome = "present" | "pulled" | "drifted" | "failed";
+
+export interface EntryResult {
+  readonly image: string;
+  readonly outcome: EntryOutcome;
+  /** Intended digest, or the one the runtime recorded when none was intended. */
+  readonly digest: string | undefined;
+  readonly imageId: string | undefined;
+  readonly size: number | undefined;
+  readonly seconds: number;
+  /** Every PullImage issued for this entry, in order. */
+  readonly pulls: readonly string[];
+  /** Set when the entry failed; `message` alone explains a drift. */
+  readonly errorKind: FailureKind | undefined;
+  readonly message: string | undefined;
+  /** Where the registry's tag points now, when it differs from the intended digest. */
+  readonly registryDigest: string | undefined;
+}
+
+class DriftError extends Error {
+  readonly registryDigest: string;
+  constructor(message: string, registryDigest: string) {
+    super(message);
+    this.registryDigest = registryDigest;
+  }
+}
+
+function failureOf(error: unknown): { errorKind: FailureKind; message: string } {
+  if (isClassifiedError(error)) return { errorKind: error.kind, message: error.message };
+  return { errorKind: "runtime", message: error instanceof Error ? error.message : String(error) };
+}
+
+/**
+ * Carries out one entry's plan against the runtime and then checks the result the way kubelet
+ * will: ImageStatus with the pod's own string must find the image, at the intended digest.
+ */
+export async function executeEntryPlan(plan: EntryPlan, deps: WarmDependencies): Promise<EntryResult> {
+  const started = performance.now();
+  const { target } = plan;
+  const pulls: string[] = [];
+  const auth = deps.authFor?.(target.reference);
+  const pull = async (image: string): Promise<void> => {
+    pulls.push(image);
+    await deps.runtime.pullImage(image, {
+      timeoutMs: deps.pullTimeoutMs,
+      ...(deps.signal ? { signal: deps.signal } : {}),
+      ...(auth ? { auth } : {}),
+    });
+  };
+  const finish = (
+    outcome: EntryOutcome,
+    fields: Partial<
+      Pick<EntryResult, "digest" | "imageId" | "size" | "errorKind" | "message" | "registryDigest">
+    >,
+  ): EntryResult => ({
+    image: target.image,
+    outcome,
+    digest: fields.digest ?? target.digest,
+    imageId: fields.imageId,
+    size: fields.size,
+    seconds: (performance.now() - started) / 1000,
+    pulls,
+    errorKind: fields.errorKind,
+    message: fields.message,
+    registryDigest: fields.registryDigest,
+  });
+
+  try {
+    for (const action of plan.actions) await runAction(action, target.reference, deps, pull);
+    const verified = await verify(plan, deps);
+    return finish(pulls.length > 0 ? "pulled" : "present", verified);
+  } catch (error) {
+    if (error instanceof DriftError) {
+      return finish("drifted", { registryDigest: error.registryDigest, message: error.message });
+    }
+    return finish("failed", failureOf(error));
+  }
+}
+
+async function runAction(
+  action: WarmAction,
+  reference: ImageReference,
+  deps: WarmDependencies,
+  pull: (image: string) => Promise<void>,
+): Promise<void> {
+  switch (action.type) {
+    case "pull-digest":
+    case "pull-tag":
+      await pull(action.image);
+      return;
+    case "sync-tag": {
+      if (deps.resolveTag !== undefined) {
+        // Ask about the tag alone: with a digest in the reference the registry would echo it back.
+        const tagOnly = { ...reference, tag: effectiveTag(reference), digest: undefined };
+        const current = await deps.resolveTag(tagOnly, deps.signal);
+        if (current !== action.digest) throw drift(action.image, action.digest, current);
+        await pull(action.image);
+        return;
+      }
+      // No registry to ask: pull the tag and check what it recorded.
+      await pull(action.image);
+      const image = await deps.runtime.imageStatus(action.image);
+      const recorded = image && recordedDigest(image, repositoryName(reference));
+      if (recorded !== action.digest) throw drift(action.image, action.digest, recorded ?? "unknown");
+      return;
+    }
+  }
+}
+
+function drift(image: string, intended: string, current: string): DriftError {
+  return new DriftError(
+    `${image} now points at ${current} in the registry, not the intended ${intended}; the tag was not pulled (run prepull lock to accept the new digest)`,
+    current,
+  );
+}
+
+async function verify(
+  plan: EntryPlan,
+  deps: WarmDependencies,
+): Promise<{ digest: string | undefined; imageId: string; size: number }> {
+  const { target } = plan;
+  const lookup = kubeletImageString(target.image);
+  const image = await deps.runtime.imageStatus(lookup);
+  if (image === undefined) {
+    throw new ClassifiedError("runtime", `${lookup}: the runtime does not find the image after warming it`);
+  }
+  const repository = repositoryName(target.reference);
+  if (target.digest !== undefined) {
+    expectDigest(image, lookup, digestName(target.reference, target.digest));
+    const tag = effectiveTag(target.reference);
+    if (tag !== undefined && target.reference.digest !== undefined) {
+      // `name:tag@digest`: kubelet's lookup ignores the tag, so check the tag separately.
+      const tagged = await deps.runtime.imageStatus(tagName(target.reference, tag));
+      if (tagged === undefined) {
+        throw new ClassifiedError(
+          "runtime",
+          `${tagName(target.reference, tag)} is not resolvable after warming`,
+        );
+      }
+      expectDigest(tagged, tagName(target.reference, tag), digestName(target.reference, target.digest));
+    }
+  }
+  return {
+    digest: target.digest ?? recordedDigest(image, repository),
+    imageId: image.id,
+    size: image.size,
+  };
+}
+
+function expectDigest(image: RuntimeImage, lookup: string, expected: string): void {
+  if (image.repoDigests.includes(expected)) return;
+  throw new ClassifiedError(
+    "runtime",
+    `${lookup} resolves to an image recorded as ${image.repoDigests.join(", ") || image.id}, not ${expected}`,
+  );
+}
