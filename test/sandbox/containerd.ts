@@ -1,0 +1,132 @@
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { requireCommand, startDaemon, waitUntilReady, type Daemon } from "./processes.ts";
+import type { RegistryInstance } from "./registry.ts";
+
+const run = promisify(execFile);
+
+export interface ContainerdInstance {
+  readonly endpoint: string;
+  readonly socketPath: string;
+  readonly root: string;
+  readonly certsDir: string;
+  readonly pid: number;
+  ctr(args: readonly string[]): Promise<string>;
+  trustRegistry(registry: RegistryInstance): Promise<void>;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function configToml(dir: string, snapshotter: string): string {
+  return `version = 2
+root = "${dir}/root"
+state = "${dir}/state"
+
+[grpc]
+  address = "${dir}/containerd.sock"
+
+[ttrpc]
+  address = "${dir}/containerd.sock.ttrpc"
+
+[plugins."io.containerd.internal.v1.opt"]
+  path = "${dir}/opt"
+
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "sandbox.invalid/pause:1"
+  restrict_oom_score_adj = true
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "${snapshotter}"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    conf_dir = "${dir}/cni"
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "${dir}/certs.d"
+`;
+}
+
+/**
+ * A real containerd with its own root, state, sockets and registry config dir under a temp dir,
+ * so several run side by side.
+ */
+export async function startContainerd(
+  options: { snapshotter?: "overlayfs" | "native" } = {},
+): Promise<ContainerdInstance> {
+  requireCommand("containerd", "containerd");
+  const dir = await mkdtemp(join(tmpdir(), "prepull-containerd-"));
+  await Promise.all(["root", "state", "cni", "certs.d", "opt"].map((name) => mkdir(join(dir, name))));
+  const configFile = join(dir, "config.toml");
+  await writeFile(configFile, configToml(dir, options.snapshotter ?? "native"));
+  const socketPath = join(dir, "containerd.sock");
+
+  const ctr = async (args: readonly string[]): Promise<string> => {
+    try {
+      const { stdout } = await run("ctr", ["--address", socketPath, "--namespace", "k8s.io", ...args], {
+        maxBuffer: 64 * 1024 * 1024,
+      });
+      return stdout;
+    } catch (error) {
+      const failure = error as { stderr?: string; message: string };
+      throw new Error(`ctr ${args.join(" ")} failed: ${failure.stderr?.trim() || failure.message}`, {
+        cause: error,
+      });
+    }
+  };
+
+  let daemon: Daemon;
+  const launch = async (): Promise<void> => {
+    daemon = startDaemon("containerd", ["--config", configFile], join(dir, "containerd.log"));
+    await waitUntilReady("containerd", daemon, async () => {
+      if (!existsSync(socketPath)) return false;
+      await ctr(["version"]);
+      return true;
+    });
+  };
+  await launch();
+
+  return {
+    endpoint: `unix://${socketPath}`,
+    socketPath,
+    root: dir,
+    certsDir: join(dir, "certs.d"),
+    get pid() {
+      return daemon.pid;
+    },
+    ctr,
+    async trustRegistry(registry) {
+      if (registry.caCertPath === undefined) throw new Error(`registry ${registry.host} has no CA to trust`);
+      const hostDir = join(dir, "certs.d", registry.host);
+      await mkdir(hostDir, { recursive: true });
+      await writeFile(
+        join(hostDir, "hosts.toml"),
+        `server = "https://${registry.host}"\n\n[host."https://${registry.host}"]\n  capabilities = ["pull", "resolve"]\n  ca = "${registry.caCertPath}"\n`,
+      );
+    },
+    async kill(signal = "SIGKILL") {
+      await daemon.stop(signal);
+    },
+    async restart() {
+      await daemon.stop("SIGTERM");
+      await launch();
+    },
+    async stop() {
+      await daemon.stop("SIGTERM");
+      await unmountUnder(dir);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Snapshot mounts left behind would keep the temp dir from being removed. */
+async function unmountUnder(dir: string): Promise<void> {
+  const mounts = await readFile("/proc/self/mounts", "utf8").catch(() => "");
+  const targets = mounts
+    .split("\n")
+    .map((line) => line.split(" ")[1] ?? "")
+    .filter((target) => target.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const target of targets) await run("umount", ["-l", target]).catch(() => undefined);
+}

@@ -1,0 +1,13 @@
+export { startContainerd, type ContainerdInstance } from "./containerd.ts";
+export { startRegistry, type RegistryInstance, type RegistryOptions } from "./registry.ts";
+export {
+  deleteManifest,
+  nodePlatform,
+  pushImage,
+  pushIndex,
+  tagImage,
+  type LayerSpec,
+  type PushedImage,
+} from "./images.ts";
+export { startFaultProxy, startHangingServer, type FaultBehaviour, type FaultServer } from "./faults.ts";
+export { generateCertificates, type GeneratedCertificates } from "./tls.ts";
