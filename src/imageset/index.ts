@@ -1,0 +1,12 @@
+export {
+  desiredStateFromImages,
+  generationOf,
+  ImageSetError,
+  mergeImageSets,
+  parseImageSet,
+  type DesiredState,
+  type ImageSetDocument,
+  type ImageSetEntry,
+} from "./imageset.ts";
+export { loadDesiredState, watchDesiredState, type DesiredStateWatcher } from "./load.ts";
+export { findDrift, lockImageSet, serializeImageSet } from "./lock.ts";
