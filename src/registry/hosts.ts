@@ -1,0 +1,132 @@
+import { readdir, readFile } from "node:fs/promises";
+import { isAbsolute, join } from "node:path";
+import { parse as parseToml } from "smol-toml";
+import { z } from "zod";
+
+/** One place to contact for a registry: a mirror or the upstream itself. */
+export interface RegistryEndpoint {
+  /** `https://mirror.local:5000`, without a trailing slash. */
+  readonly url: string;
+  readonly capabilities: readonly string[];
+  /** PEM files of CAs to trust for this endpoint. */
+  readonly caFiles: readonly string[];
+  readonly skipVerify: boolean;
+  /** Whether the endpoint is a mirror (containerd then adds `?ns=<registry>`). */
+  readonly mirror: boolean;
+}
+
+export interface RegistryHostConfig {
+  /** Endpoints in the order containerd tries them: mirrors, then the server. */
+  readonly endpoints: readonly RegistryEndpoint[];
+}
+
+/** containerd's `config_path` tree: `<host>/hosts.toml`, plus `_default`. */
+export class RegistryHosts {
+  readonly #byHost: ReadonlyMap<string, RegistryHostConfig>;
+
+  constructor(byHost: ReadonlyMap<string, RegistryHostConfig>) {
+    this.#byHost = byHost;
+  }
+
+  static empty(): RegistryHosts {
+    return new RegistryHosts(new Map());
+  }
+
+  /** The configuration containerd would use for `host`, if any. */
+  forHost(host: string): RegistryHostConfig | undefined {
+    return this.#byHost.get(host) ?? this.#byHost.get("_default");
+  }
+}
+
+const hostEntry = z
+  .object({
+    capabilities: z.array(z.string()).optional(),
+    ca: z.union([z.string(), z.array(z.string())]).optional(),
+    skip_verify: z.boolean().optional(),
+    override_path: z.boolean().optional(),
+  })
+  .loose();
+const hostsFile = z
+  .object({
+    server: z.string().optional(),
+    capabilities: z.array(z.string()).optional(),
+    ca: z.union([z.string(), z.array(z.string())]).optional(),
+    skip_verify: z.boolean().optional(),
+    host: z.record(z.string(), hostEntry).optional(),
+  })
+  .loose();
+
+const ALL_CAPABILITIES = ["pull", "resolve", "push"];
+
+function list(value: string | string[] | undefined, dir: string): string[] {
+  const items = value === undefined ? [] : Array.isArray(value) ? value : [value];
+  return items.map((item) => (isAbsolute(item) ? item : join(dir, item)));
+}
+
+function trimUrl(url: string): string {
+  return url.replace(/\/+$/, "");
+}
+
+/** Parses one hosts.toml; `host` is the directory name (the registry it configures). */
+export function parseHostsToml(text: string, host: string, dir: string): RegistryHostConfig {
+  let raw: unknown;
+  try {
+    raw = parseToml(text);
+  } catch (error) {
+    throw new Error(
+      `${join(dir, "hosts.toml")}: not valid TOML: ${(error as Error).message.split("\n")[0] ?? ""}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  const parsed = hostsFile.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(
+      `${join(dir, "hosts.toml")}: ${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}`,
+    );
+  }
+  const config = parsed.data;
+  const mirrors: RegistryEndpoint[] = Object.entries(config.host ?? {}).map(([url, entry]) => ({
+    url: trimUrl(url),
+    capabilities: entry.capabilities ?? ALL_CAPABILITIES,
+    caFiles: list(entry.ca, dir),
+    skipVerify: entry.skip_verify ?? false,
+    mirror: true,
+  }));
+  const serverUrl =
+    config.server ??
+    (host === "_default" ? undefined : `https://${host === "docker.io" ? "registry-1.docker.io" : host}`);
+  const server: RegistryEndpoint[] =
+    serverUrl === undefined
+      ? []
+      : [
+          {
+            url: trimUrl(serverUrl),
+            capabilities: config.capabilities ?? ALL_CAPABILITIES,
+            caFiles: list(config.ca, dir),
+            skipVerify: config.skip_verify ?? false,
+            mirror: false,
+          },
+        ];
+  // A [host] entry naming the server itself configures it rather than adding a mirror.
+  const serverSelf = mirrors.find((mirror) => server[0] !== undefined && mirror.url === server[0].url);
+  const endpoints = serverSelf
+    ? [...mirrors.filter((m) => m !== serverSelf), { ...serverSelf, mirror: false }]
+    : [...mirrors, ...server];
+  return { endpoints };
+}
+
+/** Reads every `<config_path>/<host>/hosts.toml`. A missing directory is an empty config. */
+export async function loadRegistryHosts(configPath: string): Promise<RegistryHosts> {
+  const byHost = new Map<string, RegistryHostConfig>();
+  const names = await readdir(configPath).catch(() => [] as string[]);
+  for (const name of names) {
+    const dir = join(configPath, name);
+    const text = await readFile(join(dir, "hosts.toml"), "utf8").catch(() => undefined);
+    if (text === undefined) continue;
+    byHost.set(name, parseHostsToml(text, name, dir));
+  }
+  return new RegistryHosts(byHost);
+}
