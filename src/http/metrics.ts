@@ -1,0 +1,143 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { CallObserver } from "../cri/index.ts";
+import { ENTRY_STATES, type WarmLoopEvents } from "../warm/index.ts";
+import type { AgentStatus } from "./status.ts";
+
+export interface AgentMetrics {
+  readonly registry: Registry;
+  readonly events: WarmLoopEvents;
+  readonly criObserver: CallObserver;
+  configReloaded(generation: string): void;
+  configFailed(): void;
+}
+
+/**
+ * The agent's `prepull_` metrics. Gauges are read from the status at scrape time; counters and
+ * histograms follow events. No label ever carries an image name, so cardinality stays bounded.
+ */
+export function createAgentMetrics(source: { status(): AgentStatus }): AgentMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+
+  new Gauge({
+    name: "prepull_entries",
+    help: "Entries of the desired set by state.",
+    labelNames: ["state"],
+    registers,
+    collect() {
+      const { summary } = source.status();
+      for (const state of ENTRY_STATES) this.set({ state }, summary[state]);
+    },
+  });
+  new Gauge({
+    name: "prepull_warm",
+    help: "1 when every entry of the current generation is present.",
+    registers,
+    collect() {
+      this.set(source.status().warm ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "prepull_runtime_up",
+    help: "1 when the container runtime answered the last call.",
+    registers,
+    collect() {
+      this.set(source.status().runtime.reachable ? 1 : 0);
+    },
+  });
+  const generationInfo = new Gauge({
+    name: "prepull_config_generation_info",
+    help: "The generation of the desired set in force.",
+    labelNames: ["generation"],
+    registers,
+  });
+  const configError = new Gauge({
+    name: "prepull_config_error",
+    help: "1 while the newest ImageSet files are invalid and the last good set is kept.",
+    registers,
+  });
+  const configErrors = new Counter({
+    name: "prepull_config_errors_total",
+    help: "Invalid ImageSet versions seen.",
+    registers,
+  });
+  const configReloads = new Counter({
+    name: "prepull_config_reloads_total",
+    help: "Desired sets taken into force.",
+    registers,
+  });
+  const pulls = new Counter({
+    name: "prepull_pulls_total",
+    help: "Entries worked on, by result (pulled, present, drifted, failed).",
+    labelNames: ["result"],
+    registers,
+  });
+  const pullDuration = new Histogram({
+    name: "prepull_pull_duration_seconds",
+    help: "Time to warm an entry that needed pulls.",
+    buckets: [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600],
+    registers,
+  });
+  const pulledBytes = new Counter({
+    name: "prepull_pulled_bytes_total",
+    help: "Compressed bytes of the images pulled.",
+    registers,
+  });
+  const passes = new Counter({
+    name: "prepull_passes_total",
+    help: "Warm passes, by result.",
+    labelNames: ["result"],
+    registers,
+  });
+  const passDuration = new Histogram({
+    name: "prepull_pass_duration_seconds",
+    help: "Time of one warm pass (inventory and planning; pulls run after it).",
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+    registers,
+  });
+  const criCalls = new Counter({
+    name: "prepull_cri_calls_total",
+    help: "CRI calls by method and result.",
+    labelNames: ["method", "result"],
+    registers,
+  });
+  const criDuration = new Histogram({
+    name: "prepull_cri_call_duration_seconds",
+    help: "CRI call latency by method.",
+    labelNames: ["method"],
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600],
+    registers,
+  });
+
+  return {
+    registry,
+    events: {
+      onPull(result) {
+        pulls.inc({ result: result.outcome });
+        if (result.pulls.length > 0) {
+          pullDuration.observe(result.seconds);
+          if (result.outcome === "pulled" && result.size !== undefined) pulledBytes.inc(result.size);
+        }
+      },
+      onPass(pass) {
+        passes.inc({ result: pass.ok ? "ok" : "error" });
+        if (pass.ok) passDuration.observe(pass.seconds);
+      },
+    },
+    criObserver({ method, durationMs, ok }) {
+      criCalls.inc({ method, result: ok ? "ok" : "error" });
+      criDuration.observe({ method }, durationMs / 1000);
+    },
+    configReloaded(generation) {
+      generationInfo.reset();
+      generationInfo.set({ generation }, 1);
+      configError.set(0);
+      configReloads.inc();
+    },
+    configFailed() {
+      configErrors.inc();
+      configError.set(1);
+    },
+  };
+}
