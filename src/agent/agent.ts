@@ -1,0 +1,196 @@
+import { hostname } from "node:os";
+import type { CallObserver, ImageRuntime } from "../cri/index.ts";
+import {
+  createAgentMetrics,
+  startStatusServer,
+  type AgentStatus,
+  type AgentView,
+  type StatusServer,
+} from "../http/index.ts";
+import { watchDesiredState, type DesiredState } from "../imageset/index.ts";
+import type { CredentialKeyring, RegistryClient } from "../registry/index.ts";
+import { pullAuthFrom } from "./pull-auth.ts";
+import { createDiskGuard, ENTRY_STATES, WarmLoop, type WarmLogger } from "../warm/index.ts";
+
+export interface AgentOptions {
+  readonly configPaths: readonly string[];
+  readonly host: string;
+  readonly port: number;
+  readonly nodeName: string;
+  readonly resyncMs: number;
+  readonly concurrency: number;
+  readonly pullTimeoutMs: number;
+  readonly spreadMs: number;
+  /** 0..1 of the image filesystem; pulls that would cross it are blocked. */
+  readonly diskThreshold: number;
+  readonly imageFsPath: string | undefined;
+  readonly readyWhen: "started" | "warm";
+  /** How long the runtime may stay silent before /healthz fails. */
+  readonly runtimeGraceMs: number;
+  readonly version: string;
+}
+
+export interface AgentParts {
+  /** Opens the runtime client; the observer feeds the CRI call metrics. */
+  readonly connectRuntime: (observer: CallObserver) => ImageRuntime;
+  readonly registry: RegistryClient | undefined;
+  readonly keyring: CredentialKeyring | undefined;
+  readonly logger: WarmLogger;
+}
+
+export interface RunningAgent {
+  readonly url: string;
+  status(): AgentStatus;
+  /** Stops pulls (cancelling them after `graceMs`), the watcher and the server. */
+  stop(graceMs: number): Promise<void>;
+}
+
+export function defaultNodeName(env: NodeJS.ProcessEnv): string {
+  return env.NODE_NAME?.trim() || hostname();
+}
+
+/**
+ * The daemon: watches the ImageSet files, keeps the last good set warm through the warm loop,
+ * and serves health, readiness, metrics and status.
+ */
+export async function startAgent(
+  initial: DesiredState,
+  options: AgentOptions,
+  parts: AgentParts,
+): Promise<RunningAgent> {
+  const { registry, keyring, logger } = parts;
+  // Gauges read the status at scrape time, so `status` may be defined below.
+  const metrics = createAgentMetrics({ status: () => status() });
+  const runtime = parts.connectRuntime(metrics.criObserver);
+  const startedAt = new Date().toISOString();
+  let desired = initial;
+  let configError: { message: string; at: string } | null = null;
+
+  const loop = new WarmLoop({
+    runtime,
+    nodeName: options.nodeName,
+    concurrency: options.concurrency,
+    pullTimeoutMs: options.pullTimeoutMs,
+    resyncMs: options.resyncMs,
+    spreadMs: options.spreadMs,
+    diskGuard: createDiskGuard({
+      threshold: options.diskThreshold,
+      mountpoint: async () => {
+        if (options.imageFsPath !== undefined) return options.imageFsPath;
+        const [filesystem] = await runtime.imageFsInfo();
+        if (filesystem === undefined || filesystem.mountpoint === "") {
+          throw new Error("the runtime reports no image filesystem; set --image-fs-path");
+        }
+        return filesystem.mountpoint;
+      },
+    }),
+    ...(registry
+      ? {
+          resolve: async (reference, signal) => {
+            const resolved = await registry.resolve(reference, {
+              withSize: true,
+              ...(signal ? { signal } : {}),
+            });
+            return { digest: resolved.digest, platformSize: resolved.platformSize };
+          },
+        }
+      : {}),
+    authFor: pullAuthFrom(keyring),
+    logger,
+    events: metrics.events,
+  });
+
+  const status = (): AgentStatus => {
+    const current = loop.status();
+    const summary = Object.fromEntries(ENTRY_STATES.map((state) => [state, 0])) as AgentStatus["summary"];
+    for (const entry of current.entries) summary[entry.state] += 1;
+    summary.total = current.entries.length;
+    return {
+      node: options.nodeName,
+      version: options.version,
+      startedAt,
+      generation: current.generation,
+      warm: current.warm && current.lastPass !== null,
+      config: { files: desired.files, sets: desired.sets, error: configError },
+      runtime: current.runtime,
+      lastPass: current.lastPass,
+      summary,
+      entries: current.entries,
+    };
+  };
+  metrics.configReloaded(initial.generation);
+
+  const view: AgentView = {
+    status,
+    health() {
+      const silence = loop.runtimeSilenceMs();
+      const reachable = loop.status().runtime.reachable;
+      if (reachable) return { ok: true, reason: "runtime reachable" };
+      const since = silence ?? Date.now() - Date.parse(startedAt);
+      if (since <= options.runtimeGraceMs)
+        return { ok: true, reason: "runtime not reachable yet, within grace" };
+      return {
+        ok: false,
+        reason: `runtime ${runtime.endpoint} unreachable for ${Math.round(since / 1000)}s`,
+      };
+    },
+    readiness() {
+      if (options.readyWhen === "started") return { ok: true, reason: "started" };
+      const current = status();
+      return current.warm
+        ? { ok: true, reason: `warm at generation ${current.generation}` }
+        : { ok: false, reason: `not warm: ${current.summary.present}/${current.summary.total} present` };
+    },
+  };
+
+  const server: StatusServer = await startStatusServer({
+    host: options.host,
+    port: options.port,
+    view,
+    metrics,
+  });
+
+  loop.setDesired(initial.entries, initial.generation);
+  loop.start();
+
+  const watcher = watchDesiredState(
+    [...options.configPaths],
+    {
+      onChange(next) {
+        desired = next;
+        configError = null;
+        metrics.configReloaded(next.generation);
+        logger.info({ generation: next.generation, entries: next.entries.length }, "image set changed");
+        loop.setDesired(next.entries, next.generation);
+      },
+      onError(error) {
+        configError = { message: error.message, at: new Date().toISOString() };
+        metrics.configFailed();
+        logger.error({ error: error.message }, "new image set is invalid; keeping the last good one");
+      },
+    },
+    initial.generation,
+  );
+
+  logger.info(
+    {
+      url: server.url,
+      node: options.nodeName,
+      generation: initial.generation,
+      entries: initial.entries.length,
+    },
+    "agent started",
+  );
+
+  return {
+    url: server.url,
+    status,
+    async stop(graceMs) {
+      watcher.close();
+      await loop.stop(graceMs);
+      await server.close();
+      runtime.close();
+      await registry?.close();
+    },
+  };
+}

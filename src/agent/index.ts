@@ -1,0 +1,8 @@
+export {
+  defaultNodeName,
+  startAgent,
+  type AgentOptions,
+  type AgentParts,
+  type RunningAgent,
+} from "./agent.ts";
+export { pullAuthFrom } from "./pull-auth.ts";

@@ -1,0 +1,174 @@
+import { Command, InvalidArgumentError, Option } from "commander";
+import { defaultNodeName, startAgent } from "../agent/index.ts";
+import { createLogger, parseListenAddress } from "../http/index.ts";
+import { loadDesiredState } from "../imageset/index.ts";
+import { ExitCode, type CliContext } from "./context.ts";
+import { addRegistryOptions, openRegistryAccess, type RegistryFlags } from "./registry-options.ts";
+import {
+  addRuntimeOptions,
+  connectRuntime,
+  durationOption,
+  positiveIntegerOption,
+  type RuntimeFlags,
+} from "./runtime-options.ts";
+import { PREPULL_VERSION } from "./version.ts";
+
+interface AgentFlags extends RuntimeFlags, RegistryFlags {
+  readonly config: string[];
+  readonly listen: string;
+  readonly resync: number;
+  readonly concurrency: number;
+  readonly nodeName?: string;
+  readonly pullTimeout: number;
+  readonly spread: number;
+  readonly diskThreshold: number;
+  readonly imageFsPath?: string;
+  readonly readyWhen: "started" | "warm";
+  readonly logLevel: string;
+  readonly shutdownGrace: number;
+  readonly runtimeGrace: number;
+}
+
+function percentOption(flag: string, description: string, defaultValue: number): Option {
+  return new Option(flag, description).default(defaultValue).argParser((value: string) => {
+    const parsed = Number(value.replace(/%$/, ""));
+    if (!Number.isFinite(parsed) || parsed <= 0 || parsed > 100) {
+      throw new InvalidArgumentError("expected a percentage between 0 and 100");
+    }
+    return parsed;
+  });
+}
+
+function waitForSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      process.off("SIGTERM", onSignal);
+      process.off("SIGINT", onSignal);
+      resolve(signal);
+    };
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+  });
+}
+
+export function agentCommand(context: CliContext): Command {
+  const command = new Command("agent")
+    .summary("run the node daemon that keeps image sets warm")
+    .description(
+      "Keep the images of one or more ImageSets warm on this node. Files are re-read when they change " +
+        "(ConfigMap volumes included); an invalid new version is reported and the last good set is kept. " +
+        "Serves GET /healthz, /readyz, /metrics and /v1/status. Every flag can also be set through an " +
+        "environment variable named PREPULL_<FLAG>, e.g. PREPULL_CONCURRENCY.",
+    )
+    .addOption(
+      new Option("--config <path...>", "ImageSet files or directories")
+        .makeOptionMandatory()
+        .env("PREPULL_CONFIG"),
+    )
+    .addOption(
+      new Option("--listen <host:port>", "address of the status server")
+        .default("0.0.0.0:8080")
+        .env("PREPULL_LISTEN"),
+    )
+    .addOption(
+      durationOption("--resync <duration>", "interval of the repair pass", "2m").env("PREPULL_RESYNC"),
+    )
+    .addOption(
+      positiveIntegerOption("-c, --concurrency <n>", "pulls at once on this node", 2).env(
+        "PREPULL_CONCURRENCY",
+      ),
+    )
+    .addOption(
+      new Option("--node-name <name>", "name reported in status (default: $NODE_NAME, else the hostname)"),
+    )
+    .addOption(
+      durationOption("--pull-timeout <duration>", "deadline for each pull", "15m").env(
+        "PREPULL_PULL_TIMEOUT",
+      ),
+    )
+    .addOption(
+      durationOption(
+        "--spread <duration>",
+        "spread the start of new generations across nodes up to this delay",
+        "0s",
+      ).env("PREPULL_SPREAD"),
+    )
+    .addOption(
+      percentOption(
+        "--disk-threshold <percent>",
+        "block pulls that would fill the image filesystem beyond this",
+        80,
+      ).env("PREPULL_DISK_THRESHOLD"),
+    )
+    .addOption(
+      new Option(
+        "--image-fs-path <path>",
+        "filesystem to statfs for the disk guard (default: the runtime's image filesystem)",
+      ).env("PREPULL_IMAGE_FS_PATH"),
+    )
+    .addOption(
+      new Option("--ready-when <when>", "when /readyz turns ready")
+        .choices(["started", "warm"])
+        .default("started")
+        .env("PREPULL_READY_WHEN"),
+    )
+    .addOption(
+      new Option("--log-level <level>", "log level")
+        .choices(["trace", "debug", "info", "warn", "error"])
+        .default("info")
+        .env("PREPULL_LOG_LEVEL"),
+    )
+    .addOption(
+      durationOption(
+        "--shutdown-grace <duration>",
+        "on SIGTERM, how long running pulls may finish before they are cancelled",
+        "20s",
+      ).env("PREPULL_SHUTDOWN_GRACE"),
+    )
+    .addOption(
+      durationOption(
+        "--runtime-grace <duration>",
+        "how long the runtime may be unreachable before /healthz fails",
+        "60s",
+      ).env("PREPULL_RUNTIME_GRACE"),
+    );
+  addRuntimeOptions(command);
+  addRegistryOptions(command);
+  return command.action(async (flags: AgentFlags) => {
+    const { host, port } = parseListenAddress(flags.listen);
+    const logger = createLogger({ level: flags.logLevel });
+    const desired = await loadDesiredState(flags.config);
+    const registry = await openRegistryAccess(flags);
+    const agent = await startAgent(
+      desired,
+      {
+        configPaths: flags.config,
+        host,
+        port,
+        nodeName: flags.nodeName ?? defaultNodeName(context.io.env),
+        resyncMs: flags.resync,
+        concurrency: flags.concurrency,
+        pullTimeoutMs: flags.pullTimeout,
+        spreadMs: flags.spread,
+        diskThreshold: flags.diskThreshold / 100,
+        imageFsPath: flags.imageFsPath,
+        readyWhen: flags.readyWhen,
+        runtimeGraceMs: flags.runtimeGrace,
+        version: PREPULL_VERSION,
+      },
+      {
+        connectRuntime: (observer) =>
+          connectRuntime(flags, context.io.env, { pullTimeoutMs: flags.pullTimeout, observer }),
+        registry: registry.client,
+        keyring: registry.keyring,
+        logger,
+      },
+    );
+    const signal = await waitForSignal();
+    logger.info({ signal, graceMs: flags.shutdownGrace }, "shutting down");
+    await agent.stop(flags.shutdownGrace);
+    logger.info({}, "stopped");
+    logger.flush();
+    context.exitCode = ExitCode.ok;
+  });
+}

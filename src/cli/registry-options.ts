@@ -1,0 +1,84 @@
+import { existsSync } from "node:fs";
+import { Option, type Command } from "commander";
+import {
+  CredentialKeyring,
+  createRegistryClient,
+  loadKeyring,
+  loadRegistryHosts,
+  type RegistryClient,
+} from "../registry/index.ts";
+import { UsageError } from "./context.ts";
+
+export interface RegistryFlags {
+  readonly dockerConfig?: string[];
+  readonly registryHostsDir?: string;
+  readonly insecureRegistry?: string[];
+  readonly mirror?: string[];
+}
+
+/** Where containerd keeps per-registry hosts.toml files on a typical node. */
+const DEFAULT_HOSTS_DIR = "/etc/containerd/certs.d";
+
+export function addRegistryOptions(command: Command): Command {
+  return command
+    .addOption(
+      new Option(
+        "--docker-config <path...>",
+        "registry credentials: docker config.json, .dockerconfigjson or .dockercfg files, or a mounted Secret directory",
+      ).env("PREPULL_DOCKER_CONFIG"),
+    )
+    .addOption(
+      new Option(
+        "--registry-hosts-dir <dir>",
+        `containerd registry config_path (certs.d with hosts.toml: mirrors, CAs) (default: ${DEFAULT_HOSTS_DIR} when it exists)`,
+      ).env("PREPULL_REGISTRY_HOSTS_DIR"),
+    )
+    .addOption(
+      new Option(
+        "--insecure-registry <host...>",
+        "allow plain HTTP or unverified TLS for these registry hosts (loopback registries always are)",
+      ).env("PREPULL_INSECURE_REGISTRY"),
+    )
+    .addOption(
+      new Option(
+        "--mirror <registry=url...>",
+        "try this mirror before the registry, e.g. docker.io=https://mirror.local:5000",
+      ).env("PREPULL_MIRROR"),
+    );
+}
+
+function parseMirrors(values: readonly string[] | undefined): Record<string, string[]> {
+  const mirrors: Record<string, string[]> = {};
+  for (const value of values ?? []) {
+    const separator = value.indexOf("=");
+    const registry = value.slice(0, separator).trim();
+    const url = value.slice(separator + 1).trim();
+    if (separator <= 0 || !/^https?:\/\/[^/]/.test(url)) {
+      throw new UsageError(
+        `--mirror "${value}": expected REGISTRY=URL, e.g. docker.io=https://mirror.local:5000`,
+      );
+    }
+    (mirrors[registry] ??= []).push(url);
+  }
+  return mirrors;
+}
+
+export interface RegistryAccess {
+  readonly client: RegistryClient;
+  readonly keyring: CredentialKeyring;
+}
+
+export async function openRegistryAccess(flags: RegistryFlags): Promise<RegistryAccess> {
+  const keyring = flags.dockerConfig?.length
+    ? await loadKeyring(flags.dockerConfig)
+    : CredentialKeyring.empty();
+  const hostsDir = flags.registryHostsDir ?? (existsSync(DEFAULT_HOSTS_DIR) ? DEFAULT_HOSTS_DIR : undefined);
+  const hosts = hostsDir === undefined ? undefined : await loadRegistryHosts(hostsDir);
+  const client = createRegistryClient({
+    keyring,
+    mirrors: parseMirrors(flags.mirror),
+    insecure: flags.insecureRegistry ?? [],
+    ...(hosts ? { hosts } : {}),
+  });
+  return { client, keyring };
+}

@@ -1,0 +1,83 @@
+import { Command, Option } from "commander";
+import { ImageSetError, loadDesiredState } from "../imageset/index.ts";
+import { ImageInventory, planEntry, type EntryPlan } from "../warm/index.ts";
+import { ExitCode, UsageError, type CliContext } from "./context.ts";
+import { addRuntimeOptions, connectRuntime, outputOption, type RuntimeFlags } from "./runtime-options.ts";
+import { formatTable } from "./table.ts";
+import { formatBytes } from "./units.ts";
+
+interface StatusFlags extends RuntimeFlags {
+  readonly config?: string[];
+  readonly output: "text" | "json";
+}
+
+/** What one entry lacks on this node, in the words of the warm semantics. */
+function describe(plan: EntryPlan): string {
+  if (plan.actions.length === 0) return "present";
+  return plan.actions
+    .map((action) => (action.type === "sync-tag" ? "tag-not-at-digest" : "missing"))
+    .filter((value, index, all) => all.indexOf(value) === index)
+    .join(",");
+}
+
+export function statusCommand(context: CliContext): Command {
+  const command = new Command("status")
+    .summary("show this node's images, or how far it is from an ImageSet")
+    .description(
+      "Without --config, list the images the runtime holds. With --config, compare one ListImages " +
+        "answer against the set (nothing is pulled). Exit status: 0 when every entry is present, 1 otherwise.",
+    )
+    .addOption(new Option("--config <path...>", "ImageSet files or directories"))
+    .addOption(outputOption());
+  addRuntimeOptions(command);
+  return command.action(async (flags: StatusFlags) => {
+    const desired = flags.config === undefined ? undefined : await loadSets(flags.config);
+    const runtime = connectRuntime(flags, context.io.env);
+    try {
+      const inventory = new ImageInventory(await runtime.listImages());
+      if (desired === undefined) {
+        context.io.stdout.write(
+          flags.output === "json"
+            ? JSON.stringify({ images: inventory.images }, null, 2) + "\n"
+            : formatTable(
+                ["IMAGE", "ID", "SIZE"],
+                inventory.images.map((image) => [
+                  [...image.repoTags, ...image.repoDigests].join(", ") || "<none>",
+                  image.id.replace(/^sha256:/, "").slice(0, 12),
+                  formatBytes(image.size),
+                ]),
+              ),
+        );
+        return;
+      }
+      const plans = desired.entries.map((entry) => planEntry(entry, inventory));
+      const rows = plans.map((plan) => ({
+        image: plan.target.image,
+        state: describe(plan),
+        digest: plan.target.digest ?? null,
+        localDigest: plan.localDigest ?? null,
+      }));
+      const warm = plans.every((plan) => plan.actions.length === 0);
+      context.io.stdout.write(
+        flags.output === "json"
+          ? JSON.stringify({ generation: desired.generation, warm, entries: rows }, null, 2) + "\n"
+          : formatTable(
+              ["IMAGE", "STATE", "INTENDED", "LOCAL"],
+              rows.map((row) => [row.image, row.state, row.digest ?? "-", row.localDigest ?? "-"]),
+            ) + `\ngeneration ${desired.generation}: ${warm ? "warm" : "not warm"}\n`,
+      );
+      context.exitCode = warm ? ExitCode.ok : ExitCode.failed;
+    } finally {
+      runtime.close();
+    }
+  });
+}
+
+async function loadSets(paths: string[]): Promise<Awaited<ReturnType<typeof loadDesiredState>>> {
+  try {
+    return await loadDesiredState(paths);
+  } catch (error) {
+    if (error instanceof ImageSetError) throw new UsageError(error.message);
+    throw error;
+  }
+}
