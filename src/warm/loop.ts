@@ -69,6 +69,7 @@ interface EntryRecord {
   nextRetryAt: number;
 }
 
+const SIZE_LOOKUP_TIMEOUT_MS = 10_000;
 const RECONNECT: BackoffPolicy = { initialMs: 1_000, maxMs: 30_000 };
 
 function initialStatus(target: WarmTarget): EntryStatus {
@@ -369,6 +370,7 @@ export class WarmLoop {
 
   async #work(record: EntryRecord, plan: EntryPlan, signal: AbortSignal): Promise<void> {
     const { target } = record;
+    this.#update(record, { state: "pulling" });
     const needsContent = plan.actions.some((action) => action.type !== "sync-tag");
     if (needsContent && this.#options.diskGuard !== undefined) {
       const size = await this.#expectedSize(
@@ -381,7 +383,6 @@ export class WarmLoop {
         return;
       }
     }
-    this.#update(record, { state: "pulling" });
     const result = await executeEntryPlan(plan, {
       runtime: this.#options.runtime,
       pullTimeoutMs: this.#options.pullTimeoutMs,
@@ -426,9 +427,11 @@ export class WarmLoop {
   async #expectedSize(reference: ImageReference, signal: AbortSignal): Promise<number | undefined> {
     if (this.#options.resolve === undefined) return undefined;
     try {
-      return (await this.#resolve(reference, signal)).platformSize;
+      // The size only sharpens the disk guard: do not let a slow registry hold the pull up.
+      const deadline = AbortSignal.any([signal, AbortSignal.timeout(SIZE_LOOKUP_TIMEOUT_MS)]);
+      return (await this.#resolve(reference, deadline)).platformSize;
     } catch {
-      // The size only sharpens the disk guard; the pull itself reports registry trouble.
+      // The pull itself reports registry trouble.
       return undefined;
     }
   }

@@ -1,0 +1,103 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import type { AgentStatus } from "../../src/http/index.ts";
+
+const BIN = fileURLToPath(new URL("../../bin/prepull.js", import.meta.url));
+
+export interface AgentProcess {
+  readonly url: string;
+  readonly child: ChildProcess;
+  readonly logs: Array<Record<string, unknown>>;
+  readonly output: string[];
+  status(): Promise<AgentStatus>;
+  get(path: string): Promise<{ status: number; body: string }>;
+  /** Polls /v1/status until `predicate` holds; fails with the last status when it does not in time. */
+  waitFor(
+    predicate: (status: AgentStatus) => boolean,
+    what: string,
+    timeoutMs?: number,
+  ): Promise<AgentStatus>;
+  /** Sends a signal and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts the real `prepull agent` binary listening on a free loopback port. */
+export async function startAgentProcess(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<AgentProcess> {
+  const child = spawn(
+    process.execPath,
+    [BIN, "agent", "--listen", "127.0.0.1:0", "--log-level", "debug", ...args],
+    {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  const logs: Array<Record<string, unknown>> = [];
+  const output: string[] = [];
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code) => {
+      resolve(code);
+    }),
+  );
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new Error(`agent did not start:\n${output.join("\n")}`));
+    }, 20_000);
+    createInterface({ input: child.stderr }).on("line", (line) => output.push(line));
+    createInterface({ input: child.stdout }).on("line", (line) => {
+      output.push(line);
+      try {
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        logs.push(entry);
+        if (entry.msg === "agent started" && typeof entry.url === "string") {
+          clearTimeout(timer);
+          resolve(entry.url);
+        }
+      } catch {
+        // not a log line
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`agent exited with ${String(code)} before starting:\n${output.join("\n")}`));
+    });
+  });
+
+  const get = async (path: string): Promise<{ status: number; body: string }> => {
+    const response = await fetch(`${url}${path}`, { signal: AbortSignal.timeout(5_000) });
+    return { status: response.status, body: await response.text() };
+  };
+  const status = async (): Promise<AgentStatus> => JSON.parse((await get("/v1/status")).body) as AgentStatus;
+
+  return {
+    url,
+    child,
+    logs,
+    output,
+    get,
+    status,
+    async waitFor(predicate, what, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      let last: AgentStatus | undefined;
+      for (;;) {
+        try {
+          last = await status();
+          if (predicate(last)) return last;
+        } catch {
+          // the server may be briefly unavailable; keep polling until the deadline
+        }
+        if (Date.now() > deadline) {
+          throw new Error(`timed out waiting for ${what}; last status:\n${JSON.stringify(last, null, 2)}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    },
+    async stop(signal = "SIGTERM") {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
