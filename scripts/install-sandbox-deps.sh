@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the real parts the sandbox runs (containerd, runc, docker-registry, htpasswd, openssl,
+# skopeo) from Debian's packages when any is missing. Needs root, like containerd itself.
+set -euo pipefail
+
+declare -A package_of=(
+  [containerd]=containerd
+  [ctr]=containerd
+  [runc]=runc
+  [docker-registry]=docker-registry
+  [htpasswd]=apache2-utils
+  [openssl]=openssl
+  [skopeo]=skopeo
+)
+
+missing=()
+for command in "${!package_of[@]}"; do
+  command -v "$command" >/dev/null 2>&1 || missing+=("${package_of[$command]}")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+mapfile -t packages < <(printf '%s\n' "${missing[@]}" | sort -u)
+if [ "$(id -u)" -ne 0 ]; then
+  echo "missing: ${packages[*]} — install them (apt-get install ${packages[*]}) or run as root" >&2
+  exit 1
+fi
+echo "installing ${packages[*]} from Debian's packages" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
