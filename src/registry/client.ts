@@ -76,6 +76,8 @@ const TLS_CODES = new Set([
   "EPROTO",
 ]);
 const RETRY_AFTER_CAP_MS = 60_000;
+/** A dropped connection is worth another try; a refused one is not. */
+const RESET_CODES = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CLOSED"]);
 
 export function nodePlatform(): Platform {
   const byNodeArch: Record<string, string> = {
@@ -269,7 +271,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
     const token = parsed.token ?? parsed.access_token;
     if (token === undefined) throw new ClassifiedError("auth", `token service ${url.host} returned no token`);
     // Renew a little early so a token never expires in flight.
-    const lifetime = Math.max(10, parsed.expires_in ?? 60) * 1000;
+    const lifetime = Math.max(1, parsed.expires_in ?? 60) * 1000;
     tokens.set(cacheKey, { token, expiresAt: Date.now() + lifetime * 0.9 });
     return token;
   }
@@ -313,7 +315,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
       } catch (error) {
         if (callerSignal?.aborted) throw callerSignal.reason as Error;
         const failure = classifyTransport(error, endpoint, target);
-        if (failure.kind === "network" && errorCode(error) === "ECONNRESET" && attempt < maxRetries) {
+        if (failure.kind === "network" && RESET_CODES.has(errorCode(error) ?? "") && attempt < maxRetries) {
           attempt += 1;
           await sleep(200 * 2 ** attempt, callerSignal);
           continue;

@@ -2,6 +2,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { z } from "zod";
+import { isLoopbackRegistry } from "../reference/index.ts";
 
 /** One place to contact for a registry: a mirror or the upstream itself. */
 export interface RegistryEndpoint {
@@ -67,6 +68,13 @@ function trimUrl(url: string): string {
   return url.replace(/\/+$/, "");
 }
 
+/** The upstream containerd assumes when hosts.toml names no `server`. */
+function defaultServer(host: string): string | undefined {
+  if (host === "_default") return undefined;
+  if (host === "docker.io") return "https://registry-1.docker.io";
+  return `${isLoopbackRegistry(host) ? "http" : "https"}://${host}`;
+}
+
 /** Parses one hosts.toml; `host` is the directory name (the registry it configures). */
 export function parseHostsToml(text: string, host: string, dir: string): RegistryHostConfig {
   let raw: unknown;
@@ -95,9 +103,7 @@ export function parseHostsToml(text: string, host: string, dir: string): Registr
     skipVerify: entry.skip_verify ?? false,
     mirror: true,
   }));
-  const serverUrl =
-    config.server ??
-    (host === "_default" ? undefined : `https://${host === "docker.io" ? "registry-1.docker.io" : host}`);
+  const serverUrl = config.server ?? defaultServer(host);
   const server: RegistryEndpoint[] =
     serverUrl === undefined
       ? []
