@@ -149,7 +149,7 @@ function entryFrom(
 /** Parses one file: YAML (several documents allowed) or JSON. Errors name file, path and line. */
 export function parseImageSet(text: string, file: string): ImageSetDocument[] {
   const lines = new LineCounter();
-  const documents = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false });
+  const documents = parseAllDocuments(text, { lineCounter: lines, prettyErrors: true });
   if (!Array.isArray(documents)) return [];
   const sets: ImageSetDocument[] = [];
   for (const document of documents) {
@@ -158,7 +158,7 @@ export function parseImageSet(text: string, file: string): ImageSetDocument[] {
       const line = problem.linePos?.[0].line;
       throw new ImageSetError(
         file,
-        `not valid YAML: ${problem.message.split("\n")[0] ?? ""}`,
+        `not valid YAML: ${(problem.message.split("\n")[0] ?? "").replace(/ at line \d+, column \d+:?$/, "")}`,
         line === undefined ? {} : { line },
       );
     }
