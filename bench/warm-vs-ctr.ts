@@ -5,6 +5,7 @@ import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { parseArgs, promisify } from "node:util";
 import { pushImage, startContainerd, startRegistry, type ContainerdInstance } from "../test/sandbox/index.ts";
+import { median, timed } from "./support.ts";
 
 const run = promisify(execFile);
 const BIN = fileURLToPath(new URL("../bin/prepull.js", import.meta.url));
@@ -18,20 +19,6 @@ const { values } = parseArgs({
 const count = Number(values.images);
 const sizeBytes = Number(values["size-mb"]) * 1_000_000;
 const rounds = Number(values.rounds);
-
-function median(samples: number[]): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[middle] ?? 0)
-    : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
-}
-
-async function timed(action: () => Promise<unknown>): Promise<number> {
-  const started = performance.now();
-  await action();
-  return (performance.now() - started) / 1000;
-}
 
 const registry = await startRegistry();
 const references: string[] = [];

@@ -8,8 +8,7 @@ import {
   type StatusServer,
 } from "../http/index.ts";
 import { watchDesiredState, type DesiredState } from "../imageset/index.ts";
-import type { CredentialKeyring, RegistryClient } from "../registry/index.ts";
-import { pullAuthFrom } from "./pull-auth.ts";
+import { pullAuthFrom, type CredentialKeyring, type RegistryClient } from "../registry/index.ts";
 import { createDiskGuard, ENTRY_STATES, WarmLoop, type WarmLogger } from "../warm/index.ts";
 
 export interface AgentOptions {

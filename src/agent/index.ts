@@ -5,4 +5,3 @@ export {
   type AgentParts,
   type RunningAgent,
 } from "./agent.ts";
-export { pullAuthFrom } from "./pull-auth.ts";

@@ -1,16 +1,8 @@
 import { Command, InvalidArgumentError, Option } from "commander";
-import { defaultNodeName, startAgent } from "../agent/index.ts";
-import { createLogger, parseListenAddress } from "../http/index.ts";
 import { loadDesiredState } from "../imageset/index.ts";
 import { ExitCode, type CliContext } from "./context.ts";
 import { addRegistryOptions, openRegistryAccess, type RegistryFlags } from "./registry-options.ts";
-import {
-  addRuntimeOptions,
-  connectRuntime,
-  durationOption,
-  positiveIntegerOption,
-  type RuntimeFlags,
-} from "./runtime-options.ts";
+import { addRuntimeOptions, durationOption, positiveIntegerOption, type RuntimeFlags } from "./options.ts";
 import { PREPULL_VERSION } from "./version.ts";
 
 interface AgentFlags extends RuntimeFlags, RegistryFlags {
@@ -135,6 +127,9 @@ export function agentCommand(context: CliContext): Command {
   addRuntimeOptions(command);
   addRegistryOptions(command);
   return command.action(async (flags: AgentFlags) => {
+    // The daemon's modules load only when it runs, keeping the other commands quick to start.
+    const [{ defaultNodeName, startAgent }, { createLogger, parseListenAddress }, { connectRuntime }] =
+      await Promise.all([import("../agent/index.ts"), import("../http/index.ts"), import("./runtime.ts")]);
     const { host, port } = parseListenAddress(flags.listen);
     const logger = createLogger({ level: flags.logLevel });
     const desired = await loadDesiredState(flags.config);

@@ -8,7 +8,7 @@ import { effectiveTag } from "../warm/index.ts";
 import type { RegistryClient } from "../registry/index.ts";
 import { ExitCode, UsageError, type CliContext } from "./context.ts";
 import { addRegistryOptions, openRegistryAccess, type RegistryFlags } from "./registry-options.ts";
-import { outputOption, positiveIntegerOption } from "./runtime-options.ts";
+import { outputOption, positiveIntegerOption } from "./options.ts";
 import { formatTable } from "./table.ts";
 
 interface LockFlags extends RegistryFlags {
@@ -38,7 +38,7 @@ export function lockCommand(context: CliContext): Command {
       new Option("-f, --file <path>", "write the locked set here instead of in place (- for stdout)"),
     )
     .addOption(new Option("--check", "report drift of locked entries, write nothing").default(false))
-    .addOption(positiveIntegerOption("-c, --concurrency <n>", "registry requests at once", 16))
+    .addOption(positiveIntegerOption("-c, --concurrency <n>", "registry requests at once", 32))
     .addOption(outputOption());
   addRegistryOptions(command);
   return command.action(async (file: string, flags: LockFlags) => {

@@ -1,12 +1,6 @@
 import { existsSync } from "node:fs";
 import { Option, type Command } from "commander";
-import {
-  CredentialKeyring,
-  createRegistryClient,
-  loadKeyring,
-  loadRegistryHosts,
-  type RegistryClient,
-} from "../registry/index.ts";
+import type { CredentialKeyring, RegistryClient } from "../registry/index.ts";
 import { UsageError } from "./context.ts";
 
 export interface RegistryFlags {
@@ -69,6 +63,8 @@ export interface RegistryAccess {
 }
 
 export async function openRegistryAccess(flags: RegistryFlags): Promise<RegistryAccess> {
+  const { CredentialKeyring, createRegistryClient, loadKeyring, loadRegistryHosts } =
+    await import("../registry/index.ts");
   const keyring = flags.dockerConfig?.length
     ? await loadKeyring(flags.dockerConfig)
     : CredentialKeyring.empty();

@@ -2,7 +2,7 @@ import { Command, Option } from "commander";
 import { ImageSetError, loadDesiredState } from "../imageset/index.ts";
 import { ImageInventory, planEntry, type EntryPlan } from "../warm/index.ts";
 import { ExitCode, UsageError, type CliContext } from "./context.ts";
-import { addRuntimeOptions, connectRuntime, outputOption, type RuntimeFlags } from "./runtime-options.ts";
+import { addRuntimeOptions, outputOption, type RuntimeFlags } from "./options.ts";
 import { formatTable } from "./table.ts";
 import { formatBytes } from "./units.ts";
 
@@ -32,6 +32,7 @@ export function statusCommand(context: CliContext): Command {
   addRuntimeOptions(command);
   return command.action(async (flags: StatusFlags) => {
     const desired = flags.config === undefined ? undefined : await loadSets(flags.config);
+    const { connectRuntime } = await import("./runtime.ts");
     const runtime = connectRuntime(flags, context.io.env);
     try {
       const inventory = new ImageInventory(await runtime.listImages());

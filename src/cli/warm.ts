@@ -1,5 +1,4 @@
 import { Command, Option } from "commander";
-import { pullAuthFrom } from "../agent/index.ts";
 import {
   desiredStateFromImages,
   ImageSetError,
@@ -12,12 +11,11 @@ import { ExitCode, UsageError, type CliContext } from "./context.ts";
 import { addRegistryOptions, openRegistryAccess, type RegistryFlags } from "./registry-options.ts";
 import {
   addRuntimeOptions,
-  connectRuntime,
   durationOption,
   outputOption,
   positiveIntegerOption,
   type RuntimeFlags,
-} from "./runtime-options.ts";
+} from "./options.ts";
 import { formatTable } from "./table.ts";
 import { formatBytes, formatSeconds } from "./units.ts";
 
@@ -46,6 +44,10 @@ export function warmCommand(context: CliContext): Command {
   addRegistryOptions(command);
   return command.action(async (images: string[], flags: WarmFlags) => {
     const desired = await desiredState(images, flags.config);
+    const [{ connectRuntime }, { pullAuthFrom }] = await Promise.all([
+      import("./runtime.ts"),
+      import("../registry/index.ts"),
+    ]);
     const runtime = connectRuntime(flags, context.io.env, { pullTimeoutMs: flags.timeout });
     const registry = await openRegistryAccess(flags);
     const progress = context.io.stderr.isTTY === true && flags.output === "text";

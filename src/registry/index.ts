@@ -22,3 +22,4 @@ export {
   parseDockerConfig,
   type RegistryCredential,
 } from "./keyring.ts";
+export { pullAuthFrom } from "./pull-auth.ts";

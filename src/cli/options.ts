@@ -1,11 +1,4 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
-import {
-  createCriClient,
-  resolveRuntimeEndpoint,
-  type CallObserver,
-  type ImageRuntime,
-} from "../cri/index.ts";
-import { UsageError } from "./context.ts";
 import { parseDuration } from "./units.ts";
 
 export interface RuntimeFlags {
@@ -20,20 +13,6 @@ export function addRuntimeOptions(command: Command): Command {
       "CRI socket, e.g. unix:///run/containerd/containerd.sock (default: $CONTAINER_RUNTIME_ENDPOINT, then the first of containerd, CRI-O, cri-dockerd sockets that exists)",
     ),
   );
-}
-
-export function connectRuntime(
-  flags: RuntimeFlags,
-  env: NodeJS.ProcessEnv,
-  clientOptions: { pullTimeoutMs?: number; observer?: CallObserver } = {},
-): ImageRuntime {
-  let endpoint: string;
-  try {
-    endpoint = resolveRuntimeEndpoint({ flag: flags.runtimeEndpoint, env });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  return createCriClient({ endpoint, ...clientOptions });
 }
 
 export function durationOption(flag: string, description: string, defaultValue: string): Option {

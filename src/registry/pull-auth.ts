@@ -1,6 +1,6 @@
 import type { PullAuth } from "../cri/index.ts";
 import type { ImageReference } from "../reference/index.ts";
-import type { CredentialKeyring } from "../registry/index.ts";
+import type { CredentialKeyring } from "./keyring.ts";
 
 /**
  * The credential the runtime gets for a pull: the keyring's most specific match, as kubelet

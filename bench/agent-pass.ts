@@ -1,0 +1,98 @@
+// The agent with 1,000 entries already warm: CRI calls per pass, pass time, CPU per pass, RSS,
+// and time from process start to the first completed pass.
+// Run: npx node bench/agent-pass.ts [--entries 1000] [--passes 20]
+import { execFile } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs, promisify } from "node:util";
+import { startAgentProcess } from "../test/agent/agent-process.ts";
+import { imageSetYaml } from "../test/agent/config-map.ts";
+import { pushImage, startContainerd, startRegistry, tagImage } from "../test/sandbox/index.ts";
+
+const run = promisify(execFile);
+const BIN = fileURLToPath(new URL("../bin/prepull.js", import.meta.url));
+const { values } = parseArgs({
+  options: { entries: { type: "string", default: "1000" }, passes: { type: "string", default: "20" } },
+});
+const entries = Number(values.entries);
+const passes = Number(values.passes);
+const TAGS_PER_IMAGE = 20;
+
+function metric(text: string, name: string): number {
+  const line = text.split("\n").find((l) => l.startsWith(name));
+  return Number(line?.split(" ").at(-1) ?? NaN);
+}
+
+const [containerd, registry] = await Promise.all([startContainerd(), startRegistry()]);
+const dir = await mkdtemp(join(tmpdir(), "prepull-bench-agent-"));
+try {
+  const references: string[] = [];
+  for (let i = 0; references.length < entries; i += 1) {
+    const image = await pushImage(registry, { repository: `bench/svc-${i}`, tag: "t0", seed: `agent-${i}` });
+    references.push(image.reference);
+    for (let t = 1; t < TAGS_PER_IMAGE && references.length < entries; t += 1) {
+      await tagImage(registry, `bench/svc-${i}`, image.digest, `t${t}`);
+      references.push(`${image.repository}:t${t}`);
+    }
+  }
+  const setFile = join(dir, "set.yaml");
+  await writeFile(setFile, imageSetYaml("bench", references));
+  await run(
+    process.execPath,
+    [BIN, "warm", "--config", setFile, "--runtime-endpoint", containerd.endpoint, "-c", "16"],
+    {
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  );
+
+  const started = performance.now();
+  const agent = await startAgentProcess([
+    "--config",
+    setFile,
+    "--runtime-endpoint",
+    containerd.endpoint,
+    "--resync",
+    "1s",
+    "--log-level",
+    "info",
+  ]);
+  try {
+    await agent.waitFor((s) => s.lastPass !== null, "the first pass", 60_000);
+    const firstPass = (performance.now() - started) / 1000;
+    const status = await agent.status();
+    const before = (await agent.get("/metrics")).body;
+    const passesBefore = metric(before, 'prepull_passes_total{result="ok"}');
+    await new Promise((resolve) => setTimeout(resolve, passes * 1000 + 500));
+    const after = (await agent.get("/metrics")).body;
+    const passCount = metric(after, 'prepull_passes_total{result="ok"}') - passesBefore;
+    const listCalls =
+      metric(after, 'prepull_cri_calls_total{method="ListImages",result="ok"}') -
+      metric(before, 'prepull_cri_calls_total{method="ListImages",result="ok"}');
+    const pullCalls = metric(after, 'prepull_cri_calls_total{method="PullImage",result="ok"}') || 0;
+    const statusCalls = metric(after, 'prepull_cri_calls_total{method="ImageStatus",result="ok"}') || 0;
+    const passSeconds =
+      (metric(after, "prepull_pass_duration_seconds_sum") -
+        metric(before, "prepull_pass_duration_seconds_sum")) /
+      passCount;
+    const cpu =
+      (metric(after, "process_cpu_seconds_total") - metric(before, "process_cpu_seconds_total")) / passCount;
+    const rss = metric(after, "process_resident_memory_bytes") / 1e6;
+    process.stdout.write(
+      [
+        `agent with ${entries} entries already warm (warm=${String(status.warm)}), ${passCount} passes at a 1 s resync:`,
+        `  CRI calls per pass      ${(listCalls / passCount).toFixed(2)} ListImages, PullImage ${pullCalls}, ImageStatus ${statusCalls} in all`,
+        `  pass wall time          ${(passSeconds * 1000).toFixed(1)} ms (target < 50 ms)`,
+        `  CPU per pass            ${(cpu * 1000).toFixed(1)} ms (process CPU between scrapes / passes)`,
+        `  RSS after warm-up       ${rss.toFixed(1)} MB (target < 80 MB)`,
+        `  start to first pass     ${firstPass.toFixed(2)} s`,
+        "",
+      ].join("\n"),
+    );
+  } finally {
+    await agent.stop();
+  }
+} finally {
+  await Promise.all([containerd.stop(), registry.stop(), rm(dir, { recursive: true, force: true })]);
+}
