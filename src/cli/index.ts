@@ -3,6 +3,8 @@ import { isClassifiedError } from "../failure/index.ts";
 import { ExitCode, UsageError, type CliContext, type CommandIO } from "./context.ts";
 import { agentCommand } from "./agent.ts";
 import { lockCommand } from "./lock.ts";
+import { pinCommand } from "./pin.ts";
+import { planCommand } from "./plan.ts";
 import { statusCommand } from "./status.ts";
 import { PREPULL_VERSION } from "./version.ts";
 import { warmCommand } from "./warm.ts";
@@ -27,6 +29,8 @@ export function buildProgram(context: CliContext): Command {
   program.addCommand(agentCommand(context));
   program.addCommand(statusCommand(context));
   program.addCommand(lockCommand(context));
+  program.addCommand(planCommand(context));
+  program.addCommand(pinCommand(context));
   for (const command of program.commands) {
     command.exitOverride().configureOutput(program.configureOutput());
   }

@@ -45,3 +45,8 @@ export function formatBytes(bytes: number | undefined): string {
   }
   return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit] ?? ""}`;
 }
+
+/** `1 warning`, `2 warnings`. */
+export function countOf(count: number, noun: string): string {
+  return `${String(count)} ${noun}${count === 1 ? "" : "s"}`;
+}

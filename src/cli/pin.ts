@@ -1,0 +1,144 @@
+import { writeFile } from "node:fs/promises";
+import { Command, Option } from "commander";
+import PQueue from "p-queue";
+import { isClassifiedError } from "../failure/index.ts";
+import { ImageSetError, loadDesiredState } from "../imageset/index.ts";
+import {
+  ManifestSourceError,
+  pinManifest,
+  readManifestSources,
+  scanManifests,
+  warmKey,
+  type ManifestSource,
+} from "../manifests/index.ts";
+import { withDefaultTag } from "../reference/index.ts";
+import { ExitCode, UsageError, type CliContext } from "./context.ts";
+import { addRegistryOptions, openRegistryAccess, type RegistryFlags } from "./registry-options.ts";
+
+interface PinFlags extends RegistryFlags {
+  readonly inPlace: boolean;
+  readonly from?: string;
+}
+
+/** Digests from a locked ImageSet, by the image's exact string and by the name the runtime resolves. */
+async function digestsFromSet(file: string): Promise<Map<string, string>> {
+  try {
+    const state = await loadDesiredState([file]);
+    const digests = new Map<string, string>();
+    for (const entry of state.entries) {
+      if (entry.digest === undefined) continue;
+      digests.set(entry.image, entry.digest);
+      digests.set(warmKey(entry.reference), entry.digest);
+    }
+    return digests;
+  } catch (error) {
+    if (error instanceof ImageSetError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
+async function digestsFromRegistry(
+  sources: readonly ManifestSource[],
+  flags: PinFlags,
+  report: (line: string) => void,
+): Promise<Map<string, string>> {
+  const unpinned = new Map(
+    scanManifests(sources)
+      .containers.filter((c) => c.reference !== undefined && c.reference.digest === undefined)
+      .map((c) => [c.image, c.reference]),
+  );
+  const digests = new Map<string, string>();
+  const registry = await openRegistryAccess(flags);
+  const queue = new PQueue({ concurrency: 16 });
+  try {
+    await Promise.all(
+      [...unpinned].map(([image, reference]) =>
+        queue.add(async () => {
+          if (reference === undefined) return;
+          try {
+            digests.set(image, (await registry.client.resolve(withDefaultTag(reference))).digest);
+          } catch (error) {
+            report(
+              `${image}: ${isClassifiedError(error) ? `${error.kind}: ` : ""}${error instanceof Error ? error.message : String(error)}`,
+            );
+          }
+        }),
+      ),
+    );
+  } finally {
+    await registry.client.close();
+  }
+  return digests;
+}
+
+export function pinCommand(context: CliContext): Command {
+  const command = new Command("pin")
+    .summary("rewrite manifests' images to name:tag@digest, keeping comments and layout")
+    .description(
+      "Pin every image: value that has no digest to the digest its tag points at now (asked from the " +
+        "registry), or offline from a locked ImageSet (--from). Only image values change. Without " +
+        "--in-place the result goes to stdout; a summary of changes goes to stderr.\n\n" +
+        "Exit status: 0, 1 when an image could not be pinned, 2 on unreadable or malformed input.",
+    )
+    .argument("<manifest...>", "manifest files, directories, or - for stdin")
+    .addOption(new Option("-i, --in-place", "rewrite the files themselves").default(false))
+    .addOption(
+      new Option("--from <imageset>", "take digests from this locked ImageSet instead of the registry"),
+    );
+  addRegistryOptions(command);
+  return command.action(async (paths: string[], flags: PinFlags) => {
+    if (flags.inPlace && paths.includes("-")) throw new UsageError("--in-place cannot rewrite stdin");
+    let sources: ManifestSource[];
+    try {
+      sources = await readManifestSources(paths, context.io.stdin);
+    } catch (error) {
+      if (error instanceof ManifestSourceError) throw new UsageError(error.message);
+      throw error;
+    }
+    const scan = scanManifests(sources);
+    if (scan.errors.length > 0) {
+      for (const error of scan.errors) {
+        context.io.stderr.write(
+          `prepull: ${error.file}${error.line === undefined ? "" : `:${error.line}`}: ${error.message}\n`,
+        );
+      }
+      context.exitCode = ExitCode.usage;
+      return;
+    }
+    const problems: string[] = [];
+    const digests =
+      flags.from === undefined
+        ? await digestsFromRegistry(sources, flags, (line) => problems.push(line))
+        : await digestsFromSet(flags.from);
+    const lookup = (image: string): string | undefined => {
+      const container = scan.containers.find((c) => c.image === image);
+      return (
+        digests.get(image) ?? (container?.reference ? digests.get(warmKey(container.reference)) : undefined)
+      );
+    };
+    const outputs: string[] = [];
+    let changed = 0;
+    for (const source of sources) {
+      const result = pinManifest(source.text, lookup);
+      changed += result.changes.length;
+      for (const change of result.changes) {
+        context.io.stderr.write(`${source.name}:${change.line ?? "?"}: ${change.from} -> ${change.to}\n`);
+      }
+      for (const skip of result.skipped) {
+        problems.push(`${source.name}:${skip.line ?? "?"}: ${skip.image} not pinned: ${skip.reason}`);
+      }
+      if (flags.inPlace) {
+        if (result.text !== source.text) await writeFile(source.name, result.text);
+      } else {
+        outputs.push(result.text);
+      }
+    }
+    if (!flags.inPlace)
+      context.io.stdout.write(outputs.join(outputs.every((o) => o.endsWith("\n")) ? "---\n" : "\n---\n"));
+    for (const problem of problems) context.io.stderr.write(`prepull: ${problem}\n`);
+    context.io.stderr.write(
+      `${changed} image${changed === 1 ? "" : "s"} pinned${flags.inPlace ? " in place" : ""}\n`,
+    );
+    context.exitCode = problems.length > 0 ? ExitCode.failed : ExitCode.ok;
+  });
+}
