@@ -79,13 +79,14 @@ try {
     const cpu =
       (metric(after, "process_cpu_seconds_total") - metric(before, "process_cpu_seconds_total")) / passCount;
     const rss = metric(after, "process_resident_memory_bytes") / 1e6;
+    const heap = metric(after, "nodejs_heap_size_used_bytes") / 1e6;
     process.stdout.write(
       [
         `agent with ${entries} entries already warm (warm=${String(status.warm)}), ${passCount} passes at a 1 s resync:`,
         `  CRI calls per pass      ${(listCalls / passCount).toFixed(2)} ListImages, PullImage ${pullCalls}, ImageStatus ${statusCalls} in all`,
         `  pass wall time          ${(passSeconds * 1000).toFixed(1)} ms (target < 50 ms)`,
         `  CPU per pass            ${(cpu * 1000).toFixed(1)} ms (process CPU between scrapes / passes)`,
-        `  RSS after warm-up       ${rss.toFixed(1)} MB (target < 80 MB)`,
+        `  RSS after warm-up       ${rss.toFixed(1)} MB (target < 80 MB), V8 heap in use ${heap.toFixed(1)} MB`,
         `  start to first pass     ${firstPass.toFixed(2)} s`,
         "",
       ].join("\n"),
