@@ -7,6 +7,7 @@ import { pinCommand } from "./pin.ts";
 import { planCommand } from "./plan.ts";
 import { statusCommand } from "./status.ts";
 import { PREPULL_VERSION } from "./version.ts";
+import { waitCommand } from "./wait.ts";
 import { warmCommand } from "./warm.ts";
 
 function processIO(): CommandIO {
@@ -31,6 +32,7 @@ export function buildProgram(context: CliContext): Command {
   program.addCommand(lockCommand(context));
   program.addCommand(planCommand(context));
   program.addCommand(pinCommand(context));
+  program.addCommand(waitCommand(context));
   for (const command of program.commands) {
     command.exitOverride().configureOutput(program.configureOutput());
   }

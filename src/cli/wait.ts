@@ -1,0 +1,215 @@
+import { Command, InvalidArgumentError, Option } from "commander";
+import { parseAgentAddress, type AgentAddress } from "../cluster/address.ts";
+import type { AgentSource, BarrierVerdict, NodeVerdict, WaitTarget } from "../cluster/index.ts";
+import { ImageSetError, loadDesiredState } from "../imageset/index.ts";
+import { InvalidReferenceError, parseReference } from "../reference/index.ts";
+import { ExitCode, UsageError, type CliContext } from "./context.ts";
+import { durationOption, outputOption, positiveIntegerOption } from "./options.ts";
+import { formatTable } from "./table.ts";
+import { formatSeconds } from "./units.ts";
+
+interface WaitFlags {
+  readonly agents?: AgentAddress[];
+  readonly agentsDns?: AgentAddress;
+  readonly generation?: string;
+  readonly config?: string[];
+  readonly image?: string[];
+  readonly minAgents: number;
+  readonly timeout: number;
+  readonly interval: number;
+  readonly output: "text" | "json";
+}
+
+/** Missing images listed per node in the final report; the rest are counted. */
+const MISSING_SHOWN = 10;
+
+function addressArgument(value: string): AgentAddress {
+  try {
+    return parseAgentAddress(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
+
+function addressList(value: string, previous: AgentAddress[] | undefined): AgentAddress[] {
+  const parts = value.split(",").filter((part) => part.trim() !== "");
+  return [...(previous ?? []), ...parts.map(addressArgument)];
+}
+
+async function targetOf(flags: WaitFlags): Promise<WaitTarget> {
+  const given = [flags.generation, flags.config, flags.image].filter((value) => value !== undefined);
+  if (given.length > 1) throw new UsageError("give only one of --generation, --config and --image");
+  if (flags.generation !== undefined) return { kind: "generation", generation: flags.generation };
+  if (flags.config !== undefined) {
+    try {
+      return { kind: "generation", generation: (await loadDesiredState(flags.config)).generation };
+    } catch (error) {
+      if (error instanceof ImageSetError) throw new UsageError(error.message);
+      throw error;
+    }
+  }
+  if (flags.image !== undefined) {
+    try {
+      return { kind: "images", images: flags.image.map((image) => parseReference(image)) };
+    } catch (error) {
+      if (error instanceof InvalidReferenceError) throw new UsageError(error.message);
+      throw error;
+    }
+  }
+  return { kind: "own" };
+}
+
+function sourceOf(flags: WaitFlags): AgentSource {
+  if (flags.agents !== undefined && flags.agentsDns !== undefined) {
+    throw new UsageError("give either --agents or --agents-dns, not both");
+  }
+  if (flags.agentsDns !== undefined) return { kind: "dns", service: flags.agentsDns };
+  if (flags.agents !== undefined && flags.agents.length > 0) return { kind: "static", agents: flags.agents };
+  throw new UsageError("say where the agents are: --agents HOST:PORT[,…] or --agents-dns SERVICE:PORT");
+}
+
+function tableOf(verdict: BarrierVerdict): string {
+  return formatTable(
+    ["NODE", "AGENT", "GENERATION", "STATE", "IMAGES", "DETAIL"],
+    verdict.nodes.map((node) => [
+      node.node ?? "?",
+      node.agent,
+      node.generation?.slice(0, 12) ?? "-",
+      node.state,
+      node.total === 0 && node.state !== "warm" ? "-" : `${String(node.present)}/${String(node.total)}`,
+      node.state === "warm" ? "" : node.reason,
+    ]),
+  );
+}
+
+function nodeReport(node: NodeVerdict): string {
+  const who = node.node === null ? node.agent : `${node.node} (${node.agent})`;
+  const lines = [`${who}: ${node.state}: ${node.reason}`];
+  for (const missing of node.missing.slice(0, MISSING_SHOWN)) {
+    const kind = missing.errorKind === null ? "" : ` (${missing.errorKind})`;
+    const message = missing.message === null ? "" : `: ${missing.message}`;
+    lines.push(`  ${missing.image}: ${missing.state}${kind}${message}`);
+  }
+  if (node.missing.length > MISSING_SHOWN) {
+    lines.push(`  … and ${String(node.missing.length - MISSING_SHOWN)} more`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+function finalReport(verdict: BarrierVerdict, timedOut: boolean, seconds: number): string {
+  const notWarm = verdict.nodes.filter((node) => node.state !== "warm");
+  const outcome = verdict.done
+    ? `all ${String(verdict.nodes.length)} agents warm after ${formatSeconds(seconds)}`
+    : `${timedOut ? "timed out" : "failed"} after ${formatSeconds(seconds)}: ${verdict.reason}`;
+  return (
+    tableOf(verdict) + (notWarm.length > 0 ? `\n${notWarm.map(nodeReport).join("")}` : "") + `\n${outcome}\n`
+  );
+}
+
+/** One line per change for logs (a Job's output is not a terminal). */
+function progressLine(verdict: BarrierVerdict, seconds: number): string {
+  const pending = verdict.nodes
+    .filter((node) => node.state !== "warm")
+    .slice(0, 3)
+    .map((node) => `${node.node ?? node.agent}: ${node.reason}`);
+  return `[${formatSeconds(seconds)}] ${verdict.reason}${pending.length > 0 ? `; ${pending.join("; ")}` : ""}\n`;
+}
+
+export function waitCommand(context: CliContext): Command {
+  return new Command("wait")
+    .summary("wait until every agent in the cluster is warm (a barrier for pre-rollout jobs)")
+    .description(
+      "Poll every agent's /v1/status until all are warm: for their own current set (the default), for " +
+        "one generation (--generation, or --config to compute it from the ImageSet files you applied), " +
+        "or for a list of images (--image). An unreachable agent counts as not warm. Entries that will " +
+        "not get better by waiting (not_found, auth, invalid, drifted) or an agent's config error end " +
+        "the wait early.\n\n" +
+        "Exit status: 0 when every agent is warm, 1 on timeout or failure (with a per-node report), " +
+        "2 on usage errors.",
+    )
+    .addOption(
+      new Option("--agents <host:port,...>", "agent addresses, comma-separated or repeated")
+        .argParser(addressList)
+        .env("PREPULL_AGENTS"),
+    )
+    .addOption(
+      new Option(
+        "--agents-dns <service:port>",
+        "a headless Service's name: every A/AAAA record is an agent (resolved every round)",
+      )
+        .argParser(addressArgument)
+        .env("PREPULL_AGENTS_DNS"),
+    )
+    .addOption(
+      new Option("--generation <generation>", "the generation every agent must be warm for").env(
+        "PREPULL_GENERATION",
+      ),
+    )
+    .addOption(
+      new Option("--config <path...>", "ImageSet files or directories: wait for their generation").env(
+        "PREPULL_CONFIG",
+      ),
+    )
+    .addOption(new Option("--image <reference...>", "images every agent must hold (and have in its set)"))
+    .addOption(
+      positiveIntegerOption("--min-agents <n>", "not done until at least this many agents answer", 1).env(
+        "PREPULL_MIN_AGENTS",
+      ),
+    )
+    .addOption(
+      durationOption("-t, --timeout <duration>", "give up after this long", "15m").env("PREPULL_TIMEOUT"),
+    )
+    .addOption(durationOption("--interval <duration>", "time between polls", "5s").env("PREPULL_INTERVAL"))
+    .addOption(outputOption())
+    .action(async (flags: WaitFlags) => {
+      const source = sourceOf(flags);
+      const target = await targetOf(flags);
+      const { stdout, stderr } = context.io;
+      const live = flags.output === "text" && stdout.isTTY === true;
+      const started = performance.now();
+      const elapsed = (): number => (performance.now() - started) / 1000;
+      let drawnLines = 0;
+      let lastLine = "";
+      const { waitForAgents } = await import("../cluster/index.ts");
+      const outcome = await waitForAgents({
+        source,
+        target,
+        timeoutMs: flags.timeout,
+        intervalMs: flags.interval,
+        requestTimeoutMs: Math.max(1000, Math.min(flags.interval, 10_000)),
+        minAgents: flags.minAgents,
+        onRound: (verdict) => {
+          if (flags.output !== "text") return;
+          if (live) {
+            const table = `${tableOf(verdict)}${verdict.reason} (${formatSeconds(elapsed())})\n`;
+            stdout.write(`${drawnLines > 0 ? `\x1b[${String(drawnLines)}F\x1b[J` : ""}${table}`);
+            drawnLines = table.split("\n").length - 1;
+            return;
+          }
+          const line = progressLine(verdict, elapsed());
+          if (line.replace(/^\[[^\]]*\] /, "") !== lastLine) stderr.write(line);
+          lastLine = line.replace(/^\[[^\]]*\] /, "");
+        },
+      });
+      const { verdict, timedOut } = outcome;
+      if (flags.output === "json") {
+        stdout.write(
+          JSON.stringify(
+            {
+              done: verdict.done,
+              timedOut,
+              reason: verdict.reason,
+              seconds: elapsed(),
+              nodes: verdict.nodes,
+            },
+            null,
+            2,
+          ) + "\n",
+        );
+      } else {
+        if (live) stdout.write(`\x1b[${String(drawnLines)}F\x1b[J`);
+        stdout.write(finalReport(verdict, timedOut, elapsed()));
+      }
+      context.exitCode = verdict.done ? ExitCode.ok : ExitCode.failed;
+    });
+}

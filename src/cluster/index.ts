@@ -1,0 +1,12 @@
+export { formatAddress, parseAgentAddress, type AgentAddress } from "./address.ts";
+export {
+  judgeBarrier,
+  judgeNode,
+  type BarrierVerdict,
+  type MissingImage,
+  type NodeState,
+  type NodeVerdict,
+  type WaitTarget,
+} from "./barrier.ts";
+export type { AgentReport, ReportedStatus } from "./report.ts";
+export { waitForAgents, type AgentSource, type WaitOutcome } from "./wait.ts";
