@@ -1,5 +1,5 @@
 import { readFile, writeFile } from "node:fs/promises";
-import { Command, Option } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import PQueue from "p-queue";
 import { isClassifiedError } from "../failure/index.ts";
 import { findDrift, ImageSetError, lockImageSet, parseImageSet, mergeImageSets } from "../imageset/index.ts";
@@ -8,12 +8,12 @@ import { effectiveTag } from "../warm/index.ts";
 import type { RegistryClient } from "../registry/index.ts";
 import { ExitCode, UsageError, type CliContext } from "./context.ts";
 import { addRegistryOptions, openRegistryAccess, type RegistryFlags } from "./registry-options.ts";
-import { outputOption, positiveIntegerOption } from "./options.ts";
+import { positiveIntegerOption } from "./options.ts";
 import { formatTable } from "./table.ts";
 
 interface LockFlags extends RegistryFlags {
   readonly output: "text" | "json";
-  readonly file?: string;
+  readonly out?: string;
   readonly check: boolean;
   readonly concurrency: number;
 }
@@ -35,13 +35,28 @@ export function lockCommand(context: CliContext): Command {
     )
     .argument("<imageset>", "ImageSet file to lock")
     .addOption(
-      new Option("-f, --file <path>", "write the locked set here instead of in place (- for stdout)"),
+      new Option(
+        "-o, --out <file>",
+        "write the locked set here instead of in place (- for stdout)",
+      ).argParser((value: string) => {
+        if (value === "text" || value === "json") {
+          throw new InvalidArgumentError(
+            `lock's -o names a file; for ${value} results use --output ${value}`,
+          );
+        }
+        return value;
+      }),
     )
     .addOption(new Option("--check", "report drift of locked entries, write nothing").default(false))
     .addOption(positiveIntegerOption("-c, --concurrency <n>", "registry requests at once", 32))
-    .addOption(outputOption());
+    .addOption(
+      new Option("--output <format>", "format of the results").choices(["text", "json"]).default("text"),
+    );
   addRegistryOptions(command);
   return command.action(async (file: string, flags: LockFlags) => {
+    // Loading the registry client and its credentials overlaps with reading the set.
+    const opening = openRegistryAccess(flags);
+    opening.catch(() => undefined);
     const text = await readSetFile(file);
     let desired;
     try {
@@ -56,7 +71,7 @@ export function lockCommand(context: CliContext): Command {
         ? e.digest !== undefined && effectiveTag(e.reference) !== undefined
         : e.digest === undefined,
     );
-    const registry = await openRegistryAccess(flags);
+    const registry = await opening;
     const { resolved, failures } = await resolveAll(
       registry.client,
       entries.map((e) => ({
@@ -83,7 +98,7 @@ export function lockCommand(context: CliContext): Command {
     }
 
     const locked = lockImageSet(text, file, resolved);
-    const target = flags.file ?? file;
+    const target = flags.out ?? file;
     if (target === "-") context.io.stdout.write(locked.text);
     else if (locked.text !== text || target !== file) await writeFile(target, locked.text);
     const report = locked.changed.map((c) => [c.image, c.digest]);

@@ -175,7 +175,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
       const ca = endpoint.caFiles.map((file) => readFileSync(file, "utf8"));
       agent = new Agent({
         keepAliveTimeout: 30_000,
-        connections: 16,
+        connections: 32,
         connect: {
           ...(ca.length > 0 ? { ca } : {}),
           rejectUnauthorized: !(endpoint.skipVerify || insecure.has(host)),
@@ -304,6 +304,9 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
         const response = await request(currentUrl, {
           method,
           headers: { accept: MANIFEST_ACCEPT, ...(authorization && sameOrigin ? { authorization } : {}) },
+          // undici closes the connection after a HEAD unless told the server frames it properly;
+          // registries do, and a resolve is nearly all HEADs.
+          reset: false,
           signal,
           dispatcher: dispatcherFor(endpoint),
         });

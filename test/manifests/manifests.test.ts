@@ -176,10 +176,16 @@ describe("prepull pin", () => {
       setFile,
       `apiVersion: prepull/v1\nkind: ImageSet\nmetadata: {name: web}\nspec:\n  images:\n    - ${image.reference}\n`,
     );
-    expect((await prepull(["lock", setFile])).code).toBe(0);
+    const lockedFile = join(dir, "locked.yaml");
+    expect((await prepull(["lock", setFile, "-o", lockedFile])).code).toBe(0);
+    expect(await readFile(setFile, "utf8")).not.toContain("digest:");
+    expect(await readFile(lockedFile, "utf8")).toContain(`digest: ${image.digest}`);
+    const misuse = await prepull(["lock", setFile, "-o", "json"]);
+    expect(misuse.code).toBe(2);
+    expect(misuse.stderr).toContain("use --output json");
     await registry.stop();
 
-    const offline = await prepull(["pin", "--from", setFile, manifest]);
+    const offline = await prepull(["pin", "--from", lockedFile, manifest]);
     expect(offline.code).toBe(0);
     expect(offline.stdout).toBe(online.stdout);
     const unreachable = await prepull(["pin", manifest]);
