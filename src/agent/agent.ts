@@ -74,6 +74,9 @@ export async function startAgent(
     spreadMs: options.spreadMs,
     diskGuard: createDiskGuard({
       threshold: options.diskThreshold,
+      onUnavailable: (message) => {
+        logger.warn({ imageFsPath: options.imageFsPath ?? null }, message);
+      },
       mountpoint: async () => {
         if (options.imageFsPath !== undefined) return options.imageFsPath;
         const [filesystem] = await runtime.imageFsInfo();
