@@ -9,6 +9,7 @@ import {
   warmKey,
   workloadName,
   containerLabel,
+  IGNORE_ANNOTATION,
   type Finding,
   type ScanResult,
   type Severity,
@@ -40,7 +41,9 @@ async function warmedBy(file: string | undefined): Promise<Set<string> | undefin
   }
 }
 
-function textReport(scan: ScanResult, findings: readonly Finding[]): string {
+function textReport(scan: ScanResult, allFindings: readonly Finding[]): string {
+  const findings = allFindings.filter((f) => !f.suppressed);
+  const suppressed = allFindings.length - findings.length;
   const rows = scan.containers.map((c) => [
     workloadName(c),
     containerLabel(c),
@@ -59,7 +62,9 @@ function textReport(scan: ScanResult, findings: readonly Finding[]): string {
       : "no containers found\n") +
     (findingLines.length > 0 ? `\n${findingLines.join("")}` : "") +
     `\n${countOf(scan.containers.length, "container")}, ${countOf(images, "image")}; ` +
-    `${countOf(count("error"), "error")}, ${countOf(count("warning"), "warning")}, ${countOf(count("info"), "note")}\n`
+    `${countOf(count("error"), "error")}, ${countOf(count("warning"), "warning")}, ${countOf(count("info"), "note")}` +
+    (suppressed > 0 ? ` (${String(suppressed)} more ignored by ${IGNORE_ANNOTATION} annotations)` : "") +
+    "\n"
   );
 }
 
@@ -117,7 +122,9 @@ export function planCommand(context: CliContext): Command {
         context.exitCode = ExitCode.usage;
       } else if (
         flags.failOn !== "none" &&
-        findings.some((f) => SEVERITY_RANK[f.severity] >= SEVERITY_RANK[flags.failOn as Severity])
+        findings.some(
+          (f) => !f.suppressed && SEVERITY_RANK[f.severity] >= SEVERITY_RANK[flags.failOn as Severity],
+        )
       ) {
         context.exitCode = ExitCode.failed;
       }

@@ -12,3 +12,4 @@ export {
   workloadName,
 } from "./scan.ts";
 export { ManifestSourceError, readManifestSources } from "./sources.ts";
+export { IGNORE_ANNOTATION } from "./workloads.ts";

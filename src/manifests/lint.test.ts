@@ -89,3 +89,40 @@ describe("kubelet defaulting", () => {
     expect(scanManifests([{ name: "p.yaml", text: pod(image) }]).containers[0]?.effectivePolicy).toBe(policy);
   });
 });
+
+describe("the prepull.dev/ignore annotation", () => {
+  const deployment = (annotations: string, templateAnnotations: string): string =>
+    [
+      "apiVersion: apps/v1",
+      "kind: Deployment",
+      `metadata: {name: d, annotations: {${annotations}}}`,
+      "spec:",
+      "  template:",
+      `    metadata: {annotations: {${templateAnnotations}}}`,
+      "    spec:",
+      "      containers:",
+      "        - {name: c, image: busybox}",
+      "",
+    ].join("\n");
+  const lint = (text: string) =>
+    lintContainers(scanManifests([{ name: "d.yaml", text }]).containers).map((f) => [f.ruleId, f.suppressed]);
+
+  it("suppresses the rules it names, by id or name, on the object or its pod template, and no others", () => {
+    expect(lint(deployment("", ""))).toEqual([
+      ["PP002", false],
+      ["PP003", false],
+    ]);
+    expect(lint(deployment('"prepull.dev/ignore": "PP002"', ""))).toEqual([
+      ["PP002", true],
+      ["PP003", false],
+    ]);
+    expect(lint(deployment("", '"prepull.dev/ignore": "latest-tag, PP002"'))).toEqual([
+      ["PP002", true],
+      ["PP003", true],
+    ]);
+    expect(lint(deployment('"other/annotation": "PP002"', ""))).toEqual([
+      ["PP002", false],
+      ["PP003", false],
+    ]);
+  });
+});

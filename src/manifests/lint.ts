@@ -14,6 +14,8 @@ export interface Finding {
   readonly image: string;
   readonly workload: string;
   readonly container: string;
+  /** Exempted by a `prepull.dev/ignore` annotation: reported, never counted. */
+  readonly suppressed: boolean;
 }
 
 export const SEVERITY_RANK: Readonly<Record<Severity, number>> = { info: 0, warning: 1, error: 2 };
@@ -152,6 +154,7 @@ export function lintContainers(
         image: container.image,
         workload: workloadName(container),
         container: containerLabel(container),
+        suppressed: container.ignoredRules.includes(rule.id) || container.ignoredRules.includes(rule.name),
       });
     }
   }

@@ -23,6 +23,7 @@ export interface ScannedContainer {
   readonly referenceError: string | undefined;
   readonly declaredPolicy: string | undefined;
   readonly effectivePolicy: string;
+  readonly ignoredRules: readonly string[];
 }
 
 export interface ScanError {
@@ -94,6 +95,7 @@ export function scanManifests(sources: readonly ManifestSource[]): ScanResult {
         referenceError: parsed.ok ? undefined : parsed.error.reason,
         declaredPolicy: declared,
         effectivePolicy: declared ?? defaultPullPolicy(reference),
+        ignoredRules: found.ignoredRules,
       });
     }
   }

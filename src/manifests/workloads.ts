@@ -25,7 +25,12 @@ export interface ContainerNode {
   readonly imageNode: Scalar | undefined;
   readonly pullPolicy: unknown;
   readonly line: number | undefined;
+  /** Rule ids or names listed in a `prepull.dev/ignore` annotation of the object or its pod template. */
+  readonly ignoredRules: readonly string[];
 }
+
+/** Annotation that exempts a workload from lint rules, as kube-score and kube-linter allow. */
+export const IGNORE_ANNOTATION = "prepull.dev/ignore";
 
 export interface DocumentProblem {
   readonly line: number | undefined;
@@ -63,18 +68,26 @@ function text(node: unknown): string | undefined {
   return isScalar(node) && typeof node.value === "string" ? node.value : undefined;
 }
 
+function ignoredRulesOf(metadata: unknown, document: Document): string[] {
+  const value = text(child(child(metadata, "annotations", document), IGNORE_ANNOTATION, document));
+  return value === undefined ? [] : value.split(/[\s,]+/).filter((rule) => rule !== "");
+}
+
 /** Pod specs of an object: a Pod's own, or a template at spec.template / spec.jobTemplate.spec.template. */
-function podSpecs(object: YAMLMap, document: Document): unknown[] {
+function podSpecs(object: YAMLMap, document: Document): Array<{ spec: unknown; metadata: unknown }> {
   const kind = text(child(object, "kind", document));
   const spec = child(object, "spec", document);
-  if (kind === "Pod") return isMap(spec) ? [spec] : [];
-  const template = child(child(spec, "template", document), "spec", document);
-  const jobTemplate = child(
+  if (kind === "Pod") return isMap(spec) ? [{ spec, metadata: undefined }] : [];
+  const templates = [
+    child(spec, "template", document),
     child(child(child(spec, "jobTemplate", document), "spec", document), "template", document),
-    "spec",
-    document,
-  );
-  return [template, jobTemplate].filter((found) => isMap(found));
+  ];
+  return templates
+    .map((template) => ({
+      spec: child(template, "spec", document),
+      metadata: child(template, "metadata", document),
+    }))
+    .filter((found) => isMap(found.spec));
 }
 
 function lineOf(node: Node | undefined, lines: LineCounter): number | undefined {
@@ -105,7 +118,9 @@ function* containersOf(
       message: `${kind} ${text(child(metadata, "name", document)) ?? "<unnamed>"} has no pod spec at ${expected}`,
     });
   }
-  for (const spec of specs) {
+  const objectIgnores = ignoredRulesOf(metadata, document);
+  for (const { spec, metadata: templateMetadata } of specs) {
+    const ignoredRules = [...objectIgnores, ...ignoredRulesOf(templateMetadata, document)];
     for (const [field, containerType] of CONTAINER_FIELDS) {
       const list = child(spec, field, document);
       if (!isSeq(list)) continue;
@@ -133,6 +148,7 @@ function* containersOf(
           pullPolicy: (resolve(container.get("imagePullPolicy", true), document) as Scalar | undefined)
             ?.value,
           line: lineOf((imageResolved as Node | undefined) ?? container, lines),
+          ignoredRules,
         };
       }
     }
