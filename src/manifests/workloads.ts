@@ -68,6 +68,12 @@ function text(node: unknown): string | undefined {
   return isScalar(node) && typeof node.value === "string" ? node.value : undefined;
 }
 
+/** `metadata.name`, or `generateName*` for objects the API server names (Jobs created with -f). */
+function nameOf(metadata: unknown, document: Document): string | undefined {
+  const generated = text(child(metadata, "generateName", document));
+  return text(child(metadata, "name", document)) ?? (generated === undefined ? undefined : `${generated}*`);
+}
+
 function ignoredRulesOf(metadata: unknown, document: Document): string[] {
   const value = text(child(child(metadata, "annotations", document), IGNORE_ANNOTATION, document));
   return value === undefined ? [] : value.split(/[\s,]+/).filter((rule) => rule !== "");
@@ -115,7 +121,7 @@ function* containersOf(
   if (specs.length === 0 && expected !== undefined) {
     problems.push({
       line: lineOf(resolved, lines),
-      message: `${kind} ${text(child(metadata, "name", document)) ?? "<unnamed>"} has no pod spec at ${expected}`,
+      message: `${kind} ${nameOf(metadata, document) ?? "<unnamed>"} has no pod spec at ${expected}`,
     });
   }
   const objectIgnores = ignoredRulesOf(metadata, document);
@@ -140,7 +146,7 @@ function* containersOf(
         yield {
           kind,
           namespace: text(child(metadata, "namespace", document)),
-          name: text(child(metadata, "name", document)),
+          name: nameOf(metadata, document),
           container: text(child(container, "name", document)),
           containerType,
           image: imageNode?.value,
