@@ -110,7 +110,8 @@ try {
     });
   });
   process.stdout.write(`agent listening on ${url}\n`);
-  await new Promise((resolve) => setTimeout(resolve, 2_500));
+  step("Waiting, as a pre-rollout Job would, until the agent is warm for this set's generation");
+  await prepull(["wait", "--agents", url.replace(/^http:\/\//, ""), "--config", setFile, "--timeout", "60s"]);
   const status = (await getJson(`${url}/v1/status`)) as {
     warm: boolean;
     generation: string;

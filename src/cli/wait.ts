@@ -99,7 +99,7 @@ function nodeReport(node: NodeVerdict): string {
 function finalReport(verdict: BarrierVerdict, timedOut: boolean, seconds: number): string {
   const notWarm = verdict.nodes.filter((node) => node.state !== "warm");
   const outcome = verdict.done
-    ? `all ${String(verdict.nodes.length)} agents warm after ${formatSeconds(seconds)}`
+    ? `${verdict.nodes.length === 1 ? "the agent is" : `all ${String(verdict.nodes.length)} agents`} warm after ${formatSeconds(seconds)}`
     : `${timedOut ? "timed out" : "failed"} after ${formatSeconds(seconds)}: ${verdict.reason}`;
   return (
     tableOf(verdict) + (notWarm.length > 0 ? `\n${notWarm.map(nodeReport).join("")}` : "") + `\n${outcome}\n`
