@@ -2,6 +2,7 @@ import { createCipheriv, createHash } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import { request } from "undici";
 import type { RegistryInstance } from "./registry.ts";
+import { nodePlatform } from "../../src/registry/index.ts";
 
 export interface LayerSpec {
   readonly size: number;
@@ -94,16 +95,6 @@ function singleFileTar(name: string, content: Buffer): Buffer {
   return Buffer.concat([header, content, padding, Buffer.alloc(1024)]);
 }
 
-export function nodePlatform(): { os: "linux"; architecture: string } {
-  const byNodeArch: Record<string, string> = {
-    x64: "amd64",
-    arm64: "arm64",
-    arm: "arm",
-    ppc64: "ppc64le",
-    s390x: "s390x",
-  };
-  return { os: "linux", architecture: byNodeArch[process.arch] ?? process.arch };
-}
 
 function buildManifest(
   platform: { os: string; architecture: string; variant?: string | undefined },

@@ -2,7 +2,6 @@ export { startContainerd, type ContainerdInstance } from "./containerd.ts";
 export { startRegistry, type RegistryInstance, type RegistryOptions } from "./registry.ts";
 export {
   deleteManifest,
-  nodePlatform,
   pushImage,
   pushIndex,
   tagImage,
