@@ -23,10 +23,13 @@ const REDACT_PATHS = [
   "*.headers.authorization",
 ];
 
-function scrub(value: unknown): unknown {
+/** Strings anywhere in a log object, error stacks included, lose what looks like a secret. */
+function scrub(value: unknown, depth = 0): unknown {
   if (typeof value === "string") return redactSecrets(value);
   if (value instanceof Error) return { type: value.name, message: redactSecrets(value.message) };
-  return value;
+  if (depth >= 6 || typeof value !== "object" || value === null) return value;
+  if (Array.isArray(value)) return value.map((item: unknown) => scrub(item, depth + 1));
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, scrub(item, depth + 1)]));
 }
 
 /** JSON lines on stdout; secrets are removed by field name and by shape inside strings. */
@@ -43,9 +46,15 @@ export function createLogger(options: { level: string; destination?: NodeJS.Writ
       },
       hooks: {
         logMethod(args, method) {
+          // pino takes the message of a bare Error as the line's msg, past the formatters.
+          const [first, ...rest] = args as unknown[];
+          const spread =
+            first instanceof Error
+              ? [{ err: scrub(first) }, ...(typeof rest[0] === "string" ? rest : [first.message, ...rest])]
+              : (args as unknown[]);
           method.apply(
             this,
-            args.map((arg) => (typeof arg === "string" ? redactSecrets(arg) : arg)) as Parameters<
+            spread.map((arg) => (typeof arg === "string" ? redactSecrets(arg) : arg)) as Parameters<
               typeof method
             >,
           );
