@@ -95,7 +95,6 @@ function singleFileTar(name: string, content: Buffer): Buffer {
   return Buffer.concat([header, content, padding, Buffer.alloc(1024)]);
 }
 
-
 function buildManifest(
   platform: { os: string; architecture: string; variant?: string | undefined },
   layers: readonly LayerSpec[],
