@@ -77,7 +77,7 @@ describe("a three-node rehearsal with prepull wait as the barrier", () => {
       "--agents",
       agents,
       "--config",
-      join(volume.dir, "web-tier.yaml"),
+      volume.dir,
       "--timeout",
       "90s",
       "--interval",
