@@ -115,6 +115,49 @@ function progressLine(verdict: BarrierVerdict, seconds: number): string {
   return `[${formatSeconds(seconds)}] ${verdict.reason}${pending.length > 0 ? `; ${pending.join("; ")}` : ""}\n`;
 }
 
+/**
+ * What the user sees while waiting: on a terminal a table redrawn every round; otherwise one line
+ * on stderr whenever the picture changes (a Job's log stays readable); then the final report.
+ */
+function roundPrinter(
+  io: CliContext["io"],
+  output: WaitFlags["output"],
+  elapsed: () => number,
+): {
+  round: (verdict: BarrierVerdict) => void;
+  finish: (verdict: BarrierVerdict, timedOut: boolean) => void;
+} {
+  const live = output === "text" && io.stdout.isTTY === true;
+  let drawnLines = 0;
+  let lastState = "";
+  const erase = (): string => (drawnLines > 0 ? `\x1b[${String(drawnLines)}F\x1b[J` : "");
+  return {
+    round: (verdict) => {
+      if (output !== "text") return;
+      if (live) {
+        const table = `${tableOf(verdict)}${verdict.reason} (${formatSeconds(elapsed())})\n`;
+        io.stdout.write(erase() + table);
+        drawnLines = table.split("\n").length - 1;
+        return;
+      }
+      const line = progressLine(verdict, elapsed());
+      const state = line.replace(/^\[[^\]]*\] /, "");
+      if (state !== lastState) io.stderr.write(line);
+      lastState = state;
+    },
+    finish: (verdict, timedOut) => {
+      if (output === "json") {
+        const { done, reason, nodes } = verdict;
+        io.stdout.write(
+          JSON.stringify({ done, timedOut, reason, seconds: elapsed(), nodes }, null, 2) + "\n",
+        );
+        return;
+      }
+      io.stdout.write(erase() + finalReport(verdict, timedOut, elapsed()));
+    },
+  };
+}
+
 export function waitCommand(context: CliContext): Command {
   return new Command("wait")
     .summary("wait until every agent in the cluster is warm (a barrier for pre-rollout jobs)")
@@ -164,52 +207,20 @@ export function waitCommand(context: CliContext): Command {
     .action(async (flags: WaitFlags) => {
       const source = sourceOf(flags);
       const target = await targetOf(flags);
-      const { stdout, stderr } = context.io;
-      const live = flags.output === "text" && stdout.isTTY === true;
       const started = performance.now();
       const elapsed = (): number => (performance.now() - started) / 1000;
-      let drawnLines = 0;
-      let lastLine = "";
+      const printer = roundPrinter(context.io, flags.output, elapsed);
       const { waitForAgents } = await import("../cluster/index.ts");
-      const outcome = await waitForAgents({
+      const { verdict, timedOut } = await waitForAgents({
         source,
         target,
         timeoutMs: flags.timeout,
         intervalMs: flags.interval,
         requestTimeoutMs: Math.max(1000, Math.min(flags.interval, 10_000)),
         minAgents: flags.minAgents,
-        onRound: (verdict) => {
-          if (flags.output !== "text") return;
-          if (live) {
-            const table = `${tableOf(verdict)}${verdict.reason} (${formatSeconds(elapsed())})\n`;
-            stdout.write(`${drawnLines > 0 ? `\x1b[${String(drawnLines)}F\x1b[J` : ""}${table}`);
-            drawnLines = table.split("\n").length - 1;
-            return;
-          }
-          const line = progressLine(verdict, elapsed());
-          if (line.replace(/^\[[^\]]*\] /, "") !== lastLine) stderr.write(line);
-          lastLine = line.replace(/^\[[^\]]*\] /, "");
-        },
+        onRound: printer.round,
       });
-      const { verdict, timedOut } = outcome;
-      if (flags.output === "json") {
-        stdout.write(
-          JSON.stringify(
-            {
-              done: verdict.done,
-              timedOut,
-              reason: verdict.reason,
-              seconds: elapsed(),
-              nodes: verdict.nodes,
-            },
-            null,
-            2,
-          ) + "\n",
-        );
-      } else {
-        if (live) stdout.write(`\x1b[${String(drawnLines)}F\x1b[J`);
-        stdout.write(finalReport(verdict, timedOut, elapsed()));
-      }
+      printer.finish(verdict, timedOut);
       context.exitCode = verdict.done ? ExitCode.ok : ExitCode.failed;
     });
 }
