@@ -2,18 +2,12 @@ import { writeFile } from "node:fs/promises";
 import { Command, Option } from "commander";
 import PQueue from "p-queue";
 import { isClassifiedError } from "../failure/index.ts";
-import { ImageSetError, loadDesiredState } from "../imageset/index.ts";
-import {
-  ManifestSourceError,
-  pinManifest,
-  readManifestSources,
-  scanManifests,
-  warmKey,
-  type ManifestSource,
-} from "../manifests/index.ts";
+import { pinManifest, scanManifests, warmKey, type ScannedContainer } from "../manifests/index.ts";
 import { withDefaultTag } from "../reference/index.ts";
 import { ExitCode, UsageError, type CliContext } from "./context.ts";
+import { loadImageSets, readManifests } from "./inputs.ts";
 import { addRegistryOptions, openRegistryAccess, type RegistryFlags } from "./registry-options.ts";
+import { countOf, formatLocation } from "./units.ts";
 
 interface PinFlags extends RegistryFlags {
   readonly inPlace: boolean;
@@ -22,29 +16,24 @@ interface PinFlags extends RegistryFlags {
 
 /** Digests from a locked ImageSet, by the image's exact string and by the name the runtime resolves. */
 async function digestsFromSet(file: string): Promise<Map<string, string>> {
-  try {
-    const state = await loadDesiredState([file]);
-    const digests = new Map<string, string>();
-    for (const entry of state.entries) {
-      if (entry.digest === undefined) continue;
-      digests.set(entry.image, entry.digest);
-      digests.set(warmKey(entry.reference), entry.digest);
-    }
-    return digests;
-  } catch (error) {
-    if (error instanceof ImageSetError) throw new UsageError(error.message);
-    throw error;
+  const state = await loadImageSets([file]);
+  const digests = new Map<string, string>();
+  for (const entry of state.entries) {
+    if (entry.digest === undefined) continue;
+    digests.set(entry.image, entry.digest);
+    digests.set(warmKey(entry.reference), entry.digest);
   }
+  return digests;
 }
 
 async function digestsFromRegistry(
-  sources: readonly ManifestSource[],
+  containers: readonly ScannedContainer[],
   flags: PinFlags,
   report: (line: string) => void,
 ): Promise<Map<string, string>> {
   const unpinned = new Map(
-    scanManifests(sources)
-      .containers.filter((c) => c.reference !== undefined && c.reference.digest === undefined)
+    containers
+      .filter((c) => c.reference !== undefined && c.reference.digest === undefined)
       .map((c) => [c.image, c.reference]),
   );
   const digests = new Map<string, string>();
@@ -88,19 +77,11 @@ export function pinCommand(context: CliContext): Command {
   addRegistryOptions(command);
   return command.action(async (paths: string[], flags: PinFlags) => {
     if (flags.inPlace && paths.includes("-")) throw new UsageError("--in-place cannot rewrite stdin");
-    let sources: ManifestSource[];
-    try {
-      sources = await readManifestSources(paths, context.io.stdin);
-    } catch (error) {
-      if (error instanceof ManifestSourceError) throw new UsageError(error.message);
-      throw error;
-    }
+    const sources = await readManifests(paths, context.io.stdin);
     const scan = scanManifests(sources);
     if (scan.errors.length > 0) {
       for (const error of scan.errors) {
-        context.io.stderr.write(
-          `prepull: ${error.file}${error.line === undefined ? "" : `:${error.line}`}: ${error.message}\n`,
-        );
+        context.io.stderr.write(`prepull: ${formatLocation(error.file, error.line)}: ${error.message}\n`);
       }
       context.exitCode = ExitCode.usage;
       return;
@@ -108,13 +89,12 @@ export function pinCommand(context: CliContext): Command {
     const problems: string[] = [];
     const digests =
       flags.from === undefined
-        ? await digestsFromRegistry(sources, flags, (line) => problems.push(line))
+        ? await digestsFromRegistry(scan.containers, flags, (line) => problems.push(line))
         : await digestsFromSet(flags.from);
+    const references = new Map(scan.containers.map((c) => [c.image, c.reference]));
     const lookup = (image: string): string | undefined => {
-      const container = scan.containers.find((c) => c.image === image);
-      return (
-        digests.get(image) ?? (container?.reference ? digests.get(warmKey(container.reference)) : undefined)
-      );
+      const reference = references.get(image);
+      return digests.get(image) ?? (reference ? digests.get(warmKey(reference)) : undefined);
     };
     const outputs: string[] = [];
     let changed = 0;
@@ -136,9 +116,7 @@ export function pinCommand(context: CliContext): Command {
     if (!flags.inPlace)
       context.io.stdout.write(outputs.join(outputs.every((o) => o.endsWith("\n")) ? "---\n" : "\n---\n"));
     for (const problem of problems) context.io.stderr.write(`prepull: ${problem}\n`);
-    context.io.stderr.write(
-      `${changed} image${changed === 1 ? "" : "s"} pinned${flags.inPlace ? " in place" : ""}\n`,
-    );
+    context.io.stderr.write(`${countOf(changed, "image")} pinned${flags.inPlace ? " in place" : ""}\n`);
     context.exitCode = problems.length > 0 ? ExitCode.failed : ExitCode.ok;
   });
 }

@@ -1,9 +1,7 @@
 import { Command, Option } from "commander";
-import { ImageSetError, loadDesiredState, serializeImageSet } from "../imageset/index.ts";
+import { serializeImageSet } from "../imageset/index.ts";
 import {
   lintContainers,
-  ManifestSourceError,
-  readManifestSources,
   scanManifests,
   SEVERITY_RANK,
   warmKey,
@@ -14,10 +12,11 @@ import {
   type ScanResult,
   type Severity,
 } from "../manifests/index.ts";
-import { ExitCode, UsageError, type CliContext } from "./context.ts";
+import { ExitCode, type CliContext } from "./context.ts";
 import { outputOption } from "./options.ts";
 import { formatTable } from "./table.ts";
-import { countOf } from "./units.ts";
+import { loadImageSets, readManifests } from "./inputs.ts";
+import { countOf, formatLocation } from "./units.ts";
 
 interface PlanFlags {
   readonly output: "text" | "json" | "imageset";
@@ -26,19 +25,10 @@ interface PlanFlags {
   readonly name: string;
 }
 
-function where(file: string, line: number | undefined): string {
-  return line === undefined ? file : `${file}:${line}`;
-}
-
 async function warmedBy(file: string | undefined): Promise<Set<string> | undefined> {
   if (file === undefined) return undefined;
-  try {
-    const state = await loadDesiredState([file]);
-    return new Set(state.entries.map((entry) => warmKey(entry.reference)));
-  } catch (error) {
-    if (error instanceof ImageSetError) throw new UsageError(error.message);
-    throw error;
-  }
+  const state = await loadImageSets([file]);
+  return new Set(state.entries.map((entry) => warmKey(entry.reference)));
 }
 
 function textReport(scan: ScanResult, allFindings: readonly Finding[]): string {
@@ -54,7 +44,7 @@ function textReport(scan: ScanResult, allFindings: readonly Finding[]): string {
   const count = (severity: Severity): number => findings.filter((f) => f.severity === severity).length;
   const findingLines = findings.map(
     (f) =>
-      `${where(f.file, f.line)}: ${f.severity} ${f.ruleId} ${f.rule}: ${f.workload} container ${f.container}: ${f.message}\n    fix: ${f.fix}\n`,
+      `${formatLocation(f.file, f.line)}: ${f.severity} ${f.ruleId} ${f.rule}: ${f.workload} container ${f.container}: ${f.message}\n    fix: ${f.fix}\n`,
   );
   return (
     (rows.length > 0
@@ -87,16 +77,10 @@ export function planCommand(context: CliContext): Command {
     )
     .addOption(new Option("--name <name>", "metadata.name of the emitted ImageSet").default("planned"))
     .action(async (paths: string[], flags: PlanFlags) => {
-      let scan: ScanResult;
-      try {
-        scan = scanManifests(await readManifestSources(paths, context.io.stdin));
-      } catch (error) {
-        if (error instanceof ManifestSourceError) throw new UsageError(error.message);
-        throw error;
-      }
+      const scan = scanManifests(await readManifests(paths, context.io.stdin));
       const findings = lintContainers(scan.containers, { warmed: await warmedBy(flags.imageset) });
       for (const error of scan.errors)
-        context.io.stderr.write(`prepull: ${where(error.file, error.line)}: ${error.message}\n`);
+        context.io.stderr.write(`prepull: ${formatLocation(error.file, error.line)}: ${error.message}\n`);
 
       if (flags.output === "imageset") {
         const images = [

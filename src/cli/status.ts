@@ -1,7 +1,7 @@
 import { Command, Option } from "commander";
-import { ImageSetError, loadDesiredState } from "../imageset/index.ts";
 import { ImageInventory, planEntry, type EntryPlan } from "../warm/index.ts";
-import { ExitCode, UsageError, type CliContext } from "./context.ts";
+import { ExitCode, type CliContext } from "./context.ts";
+import { loadImageSets } from "./inputs.ts";
 import { addRuntimeOptions, outputOption, type RuntimeFlags } from "./options.ts";
 import { formatTable } from "./table.ts";
 import { formatBytes } from "./units.ts";
@@ -31,7 +31,7 @@ export function statusCommand(context: CliContext): Command {
     .addOption(outputOption());
   addRuntimeOptions(command);
   return command.action(async (flags: StatusFlags) => {
-    const desired = flags.config === undefined ? undefined : await loadSets(flags.config);
+    const desired = flags.config === undefined ? undefined : await loadImageSets(flags.config);
     const { connectRuntime } = await import("./runtime.ts");
     const runtime = connectRuntime(flags, context.io.env);
     try {
@@ -72,13 +72,4 @@ export function statusCommand(context: CliContext): Command {
       runtime.close();
     }
   });
-}
-
-async function loadSets(paths: string[]): Promise<Awaited<ReturnType<typeof loadDesiredState>>> {
-  try {
-    return await loadDesiredState(paths);
-  } catch (error) {
-    if (error instanceof ImageSetError) throw new UsageError(error.message);
-    throw error;
-  }
 }

@@ -50,3 +50,8 @@ export function formatBytes(bytes: number | undefined): string {
 export function countOf(count: number, noun: string): string {
   return `${String(count)} ${noun}${count === 1 ? "" : "s"}`;
 }
+
+/** `file:line`, or the file alone when the line is not known. */
+export function formatLocation(file: string, line: number | undefined): string {
+  return line === undefined ? file : `${file}:${String(line)}`;
+}

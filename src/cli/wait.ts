@@ -1,9 +1,9 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { parseAgentAddress, type AgentAddress } from "../cluster/address.ts";
 import type { AgentSource, BarrierVerdict, NodeVerdict, WaitTarget } from "../cluster/index.ts";
-import { ImageSetError, loadDesiredState } from "../imageset/index.ts";
 import { InvalidReferenceError, parseReference } from "../reference/index.ts";
 import { ExitCode, UsageError, type CliContext } from "./context.ts";
+import { loadImageSets } from "./inputs.ts";
 import { durationOption, outputOption, positiveIntegerOption } from "./options.ts";
 import { formatTable } from "./table.ts";
 import { formatSeconds } from "./units.ts";
@@ -41,12 +41,7 @@ async function targetOf(flags: WaitFlags): Promise<WaitTarget> {
   if (given.length > 1) throw new UsageError("give only one of --generation, --config and --image");
   if (flags.generation !== undefined) return { kind: "generation", generation: flags.generation };
   if (flags.config !== undefined) {
-    try {
-      return { kind: "generation", generation: (await loadDesiredState(flags.config)).generation };
-    } catch (error) {
-      if (error instanceof ImageSetError) throw new UsageError(error.message);
-      throw error;
-    }
+    return { kind: "generation", generation: (await loadImageSets(flags.config)).generation };
   }
   if (flags.image !== undefined) {
     try {

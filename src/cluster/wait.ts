@@ -19,7 +19,6 @@ export interface WaitOptions {
   readonly minAgents?: number;
   /** Called after every round, e.g. to redraw a table. */
   readonly onRound?: (verdict: BarrierVerdict) => void;
-  readonly signal?: AbortSignal;
 }
 
 export interface WaitOutcome {
@@ -30,24 +29,17 @@ export interface WaitOutcome {
 /** Status requests in flight at once: enough for large clusters, few enough for one Job's sockets. */
 const POLL_CONCURRENCY = 32;
 
-async function addressesOf(source: AgentSource): Promise<{ agents: AgentAddress[]; error?: string }> {
-  if (source.kind === "static") return { agents: [...source.agents] };
-  try {
-    return { agents: await discoverAgents(source.service) };
-  } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    return {
-      agents: [],
-      error: `does not resolve${typeof code === "string" ? ` (${code})` : ""}`,
-    };
-  }
-}
-
-/** One round: every agent asked once, concurrently. */
+/** One round: every agent asked once, concurrently; a name that does not resolve is one report. */
 async function pollRound(source: AgentSource, requestTimeoutMs: number): Promise<AgentReport[]> {
-  const { agents, error } = await addressesOf(source);
-  if (error !== undefined && source.kind === "dns") {
-    return [{ agent: formatAddress(source.service), error }];
+  let agents: readonly AgentAddress[] = source.kind === "static" ? source.agents : [];
+  if (source.kind === "dns") {
+    try {
+      agents = await discoverAgents(source.service);
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      const why = `does not resolve${typeof code === "string" ? ` (${code})` : ""}`;
+      return [{ agent: formatAddress(source.service), error: why }];
+    }
   }
   const queue = new PQueue({ concurrency: POLL_CONCURRENCY });
   return Promise.all(agents.map((agent) => queue.add(() => fetchAgentReport(agent, requestTimeoutMs))));
@@ -69,15 +61,7 @@ export async function waitForAgents(options: WaitOptions): Promise<WaitOutcome> 
     options.onRound?.(verdict);
     if (verdict.done || verdict.failed) return { verdict, timedOut: false };
     const left = deadline - Date.now();
-    if (left <= 0 || options.signal?.aborted === true) return { verdict, timedOut: true };
-    try {
-      await sleep(
-        Math.min(options.intervalMs, left),
-        undefined,
-        options.signal ? { signal: options.signal } : {},
-      );
-    } catch {
-      return { verdict, timedOut: true };
-    }
+    if (left <= 0) return { verdict, timedOut: true };
+    await sleep(Math.min(options.intervalMs, left));
   }
 }
