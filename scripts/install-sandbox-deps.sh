@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the real parts the sandbox runs (containerd, runc, docker-registry, htpasswd, openssl,
-# skopeo) from Debian's packages when any is missing. Needs root, like containerd itself.
+# skopeo) from Debian's packages when any is missing, then the containerd 2.x and 1.7 of the
+# runtime matrix (scripts/fetch-runtimes.sh). Needs root, like containerd itself.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 declare -A package_of=(
   [containerd]=containerd
@@ -17,7 +19,9 @@ missing=()
 for command in "${!package_of[@]}"; do
   command -v "$command" >/dev/null 2>&1 || missing+=("${package_of[$command]}")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -eq 0 ]; then
+  exec bash scripts/fetch-runtimes.sh
+fi
 
 mapfile -t packages < <(printf '%s\n' "${missing[@]}" | sort -u)
 if [ "$(id -u)" -ne 0 ]; then
@@ -28,3 +32,4 @@ echo "installing ${packages[*]} from Debian's packages" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+exec bash scripts/fetch-runtimes.sh

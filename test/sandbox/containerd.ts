@@ -4,8 +4,9 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { requireCommand, startDaemon, waitUntilReady, type Daemon } from "./processes.ts";
+import { startDaemon, waitUntilReady, type Daemon } from "./processes.ts";
 import type { RegistryInstance } from "./registry.ts";
+import { runtimeBinaries, type RuntimeBinaries, type RuntimeName } from "./runtimes.ts";
 
 const run = promisify(execFile);
 
@@ -15,6 +16,8 @@ export interface ContainerdInstance {
   readonly root: string;
   readonly certsDir: string;
   readonly pid: number;
+  /** Which runtime of the matrix this is, and its version. */
+  readonly runtime: RuntimeBinaries;
   ctr(args: readonly string[]): Promise<string>;
   trustRegistry(registry: RegistryInstance): Promise<void>;
   kill(signal?: NodeJS.Signals): Promise<void>;
@@ -22,7 +25,13 @@ export interface ContainerdInstance {
   stop(): Promise<void>;
 }
 
-function configToml(dir: string, snapshotter: string): string {
+function goArch(): string {
+  const names: Partial<Record<NodeJS.Architecture, string>> = { x64: "amd64", ia32: "386" };
+  return names[process.arch] ?? process.arch;
+}
+
+/** containerd 1.6 and 1.7 read the version-2 schema, with one CRI plugin. */
+function configV2(dir: string, snapshotter: string): string {
   return `version = 2
 root = "${dir}/root"
 state = "${dir}/state"
@@ -49,22 +58,64 @@ state = "${dir}/state"
 }
 
 /**
+ * containerd 2.x migrates a version-2 file in memory, but its own schema (version 3) splits the
+ * CRI plugin into images and runtime plugins; NRI is on by default there and would share one
+ * socket between instances, and the image verifier reads a global directory. CRI pulls go through
+ * the transfer service, which unpacks only for the snapshotters its unpack_config names.
+ */
+function configV3(dir: string, snapshotter: string): string {
+  return `version = 3
+root = "${dir}/root"
+state = "${dir}/state"
+
+[grpc]
+  address = "${dir}/containerd.sock"
+
+[ttrpc]
+  address = "${dir}/containerd.sock.ttrpc"
+
+[plugins]
+  [plugins."io.containerd.internal.v1.opt"]
+    path = "${dir}/opt"
+  [plugins."io.containerd.nri.v1.nri"]
+    disable = true
+  [plugins."io.containerd.image-verifier.v1.bindir"]
+    bin_dir = "${dir}/image-verifier"
+  [plugins."io.containerd.cri.v1.images"]
+    snapshotter = "${snapshotter}"
+    [plugins."io.containerd.cri.v1.images".pinned_images]
+      sandbox = "sandbox.invalid/pause:1"
+    [plugins."io.containerd.cri.v1.images".registry]
+      config_path = "${dir}/certs.d"
+  [plugins."io.containerd.transfer.v1.local"]
+    [[plugins."io.containerd.transfer.v1.local".unpack_config]]
+      platform = "${process.platform}/${goArch()}"
+      snapshotter = "${snapshotter}"
+  [plugins."io.containerd.cri.v1.runtime"]
+    restrict_oom_score_adj = true
+    [plugins."io.containerd.cri.v1.runtime".cni]
+      conf_dir = "${dir}/cni"
+`;
+}
+
+/**
  * A real containerd with its own root, state, sockets and registry config dir under a temp dir,
  * so several run side by side.
  */
 export async function startContainerd(
-  options: { snapshotter?: "overlayfs" | "native" } = {},
+  options: { snapshotter?: "overlayfs" | "native"; runtime?: RuntimeName } = {},
 ): Promise<ContainerdInstance> {
-  requireCommand("containerd", "containerd");
+  const runtime = runtimeBinaries(options.runtime);
   const dir = await mkdtemp(join(tmpdir(), "prepull-containerd-"));
   await Promise.all(["root", "state", "cni", "certs.d", "opt"].map((name) => mkdir(join(dir, name))));
   const configFile = join(dir, "config.toml");
+  const configToml = runtime.major >= 2 ? configV3 : configV2;
   await writeFile(configFile, configToml(dir, options.snapshotter ?? "native"));
   const socketPath = join(dir, "containerd.sock");
 
   const ctr = async (args: readonly string[]): Promise<string> => {
     try {
-      const { stdout } = await run("ctr", ["--address", socketPath, "--namespace", "k8s.io", ...args], {
+      const { stdout } = await run(runtime.ctr, ["--address", socketPath, "--namespace", "k8s.io", ...args], {
         maxBuffer: 64 * 1024 * 1024,
       });
       return stdout;
@@ -78,8 +129,12 @@ export async function startContainerd(
 
   let daemon: Daemon;
   const launch = async (): Promise<void> => {
-    daemon = startDaemon("containerd", ["--config", configFile], join(dir, "containerd.log"));
-    await waitUntilReady("containerd", daemon, async () => {
+    // The runtime's own shim must be found first on PATH.
+    daemon = startDaemon(runtime.containerd, ["--config", configFile], join(dir, "containerd.log"), {
+      ...process.env,
+      PATH: `${runtime.binDir}:${process.env.PATH ?? ""}`,
+    });
+    await waitUntilReady(`containerd ${runtime.version}`, daemon, async () => {
       if (!existsSync(socketPath)) return false;
       await ctr(["version"]);
       return true;
@@ -92,6 +147,7 @@ export async function startContainerd(
     socketPath,
     root: dir,
     certsDir: join(dir, "certs.d"),
+    runtime,
     get pid() {
       return daemon.pid;
     },

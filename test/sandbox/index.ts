@@ -10,3 +10,12 @@ export {
 } from "./images.ts";
 export { startFaultProxy, startHangingServer, type FaultBehaviour, type FaultServer } from "./faults.ts";
 export { generateCertificates, type GeneratedCertificates } from "./tls.ts";
+export {
+  DEFAULT_RUNTIME,
+  RUNTIME_NAMES,
+  RUNTIME_VARIABLE,
+  runtimeBinaries,
+  selectedRuntimeName,
+  type RuntimeBinaries,
+  type RuntimeName,
+} from "./runtimes.ts";

@@ -28,9 +28,14 @@ export interface Daemon {
 }
 
 /** Starts a long-running program with its output in `logFile`, tracked for teardown by PID. */
-export function startDaemon(command: string, args: readonly string[], logFile: string): Daemon {
+export function startDaemon(
+  command: string,
+  args: readonly string[],
+  logFile: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Daemon {
   const fd = openSync(logFile, "a");
-  const child = spawn(command, args, { stdio: ["ignore", fd, fd] });
+  const child = spawn(command, args, { stdio: ["ignore", fd, fd], env });
   closeSync(fd);
   if (child.pid === undefined) throw new Error(`could not start ${command}`);
   children.add(child);
