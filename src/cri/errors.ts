@@ -44,6 +44,9 @@ function kindFromCode(code: number | undefined): FailureKind | undefined {
     case GrpcStatus.NOT_FOUND:
       return "not_found";
     case GrpcStatus.DEADLINE_EXCEEDED:
+    // containerd 2.x resets the stream when the deadline it was sent expires, which can reach the
+    // client just before its own timer: a cancel the caller did not ask for is that deadline.
+    case GrpcStatus.CANCELLED:
       return "timeout";
     case GrpcStatus.UNAVAILABLE:
       return "unavailable";
@@ -97,7 +100,7 @@ export function classifyRuntimeError(error: unknown, context: CallContext): Clas
       break;
     case "timeout":
       message =
-        grpc.code === GrpcStatus.DEADLINE_EXCEEDED
+        grpc.code === GrpcStatus.DEADLINE_EXCEEDED || grpc.code === GrpcStatus.CANCELLED
           ? `${subject}: no answer from the runtime at ${context.endpoint} before the deadline`
           : `${subject}: ${detail}`;
       break;
