@@ -43,10 +43,10 @@ function kindFromCode(code: number | undefined): FailureKind | undefined {
   switch (code) {
     case GrpcStatus.NOT_FOUND:
       return "not_found";
-    case GrpcStatus.DEADLINE_EXCEEDED:
     // containerd 2.x resets the stream when the deadline it was sent expires, which can reach the
     // client just before its own timer: a cancel the caller did not ask for is that deadline.
     case GrpcStatus.CANCELLED:
+    case GrpcStatus.DEADLINE_EXCEEDED:
       return "timeout";
     case GrpcStatus.UNAVAILABLE:
       return "unavailable";
