@@ -5,7 +5,13 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { pushImage, pushIndex, startContainerd, startRegistry } from "../test/sandbox/index.ts";
+import {
+  pushImage,
+  pushIndex,
+  RUNTIME_VARIABLE,
+  startContainerd,
+  startRegistry,
+} from "../test/sandbox/index.ts";
 
 const BIN = fileURLToPath(new URL("../bin/prepull.js", import.meta.url));
 const bold = (text: string): string => (process.stdout.isTTY ? `\u001b[1m${text}\u001b[0m` : text);
@@ -34,7 +40,10 @@ async function getJson(url: string): Promise<unknown> {
 step("Starting a sandbox: containerd and a registry on loopback");
 const [containerd, registry] = await Promise.all([startContainerd(), startRegistry()]);
 const work = await mkdtemp(join(tmpdir(), "prepull-demo-"));
-process.stdout.write(`containerd: ${containerd.endpoint}\nregistry:   ${registry.url}\n`);
+process.stdout.write(
+  `containerd ${containerd.runtime.version} (${containerd.runtime.name}; ${RUNTIME_VARIABLE} picks another): ${containerd.endpoint}\n` +
+    `registry: ${registry.url}\n`,
+);
 
 try {
   step("Pushing sample images");

@@ -16,3 +16,4 @@ export type {
   RuntimeImage,
   RuntimeVersion,
 } from "./types.ts";
+export { runtimeSupport, type RuntimeSupport, type SupportLevel } from "./support.ts";
