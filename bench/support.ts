@@ -1,4 +1,14 @@
 /** Small helpers shared by the benchmarks. */
+import type { ContainerdInstance } from "../test/sandbox/index.ts";
+
+/** Names the runtime a figure was measured on, for every report. */
+export function runtimeLine(containerd: ContainerdInstance): string {
+  return `containerd ${containerd.runtime.version} (${containerd.runtime.name})`;
+}
+
+export function spread(samples: readonly number[]): { median: number; min: number; max: number } {
+  return { median: median(samples), min: Math.min(...samples), max: Math.max(...samples) };
+}
 
 export function median(samples: readonly number[]): number {
   const sorted = [...samples].sort((a, b) => a - b);

@@ -1,11 +1,16 @@
-// Warms the same cold set with `prepull warm` and with containerd's own `ctr images pull`, one
-// after another and all at once, and prints medians and ratios.
-// Run: npx node bench/warm-vs-ctr.ts [--images 20] [--size-mb 10] [--rounds 3]
+// Warms the same cold set with `prepull warm`, with a running agent given a new generation, and
+// with containerd's own `ctr images pull` (one after another and all at once); every method gets a
+// fresh containerd each round, rounds interleave the methods, and the report gives medians with
+// min and max and prepull's ratio to each.
+// Run: npx node bench/warm-vs-ctr.ts [--images 20] [--size-mb 10] [--rounds 5]
 import { execFile } from "node:child_process";
+import { rm } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { parseArgs, promisify } from "node:util";
+import { startAgentProcess } from "../test/agent/agent-process.ts";
+import { ConfigMapVolume, imageSetYaml } from "../test/agent/config-map.ts";
 import { pushImage, startContainerd, startRegistry, type ContainerdInstance } from "../test/sandbox/index.ts";
-import { median, timed } from "./support.ts";
+import { runtimeLine, spread, timed } from "./support.ts";
 
 const run = promisify(execFile);
 const BIN = fileURLToPath(new URL("../bin/prepull.js", import.meta.url));
@@ -13,7 +18,7 @@ const { values } = parseArgs({
   options: {
     images: { type: "string", default: "20" },
     "size-mb": { type: "string", default: "10" },
-    rounds: { type: "string", default: "3" },
+    rounds: { type: "string", default: "5" },
   },
 });
 const count = Number(values.images);
@@ -30,33 +35,77 @@ for (let i = 0; i < count; i += 1) {
   });
   references.push(image.reference);
 }
+const seedImage = await pushImage(registry, { repository: "bench/seed", tag: "v1" });
 
-const methods: Record<string, (containerd: ContainerdInstance) => Promise<unknown>> = {
-  "prepull warm, all at once": (c) =>
-    run(process.execPath, [
-      BIN,
-      "warm",
+/** The agent already runs on the node; time from the new set's arrival to warm, no process start. */
+async function agentNewGeneration(containerd: ContainerdInstance): Promise<number> {
+  const volume = await ConfigMapVolume.create({ "set.yaml": imageSetYaml("bench", [seedImage.reference]) });
+  const agent = await startAgentProcess(
+    [
+      "--config",
+      volume.dir,
       "--runtime-endpoint",
-      c.endpoint,
-      "--concurrency",
+      containerd.endpoint,
+      "-c",
       String(count),
-      ...references,
-    ]),
-  "ctr pull, sequential": async (c) => {
-    for (const reference of references) await c.ctr(["images", "pull", "--plain-http", reference]);
-  },
+      "--log-level",
+      "info",
+    ],
+    { NODE_OPTIONS: "--max-semi-space-size=1" },
+  );
+  try {
+    await agent.waitFor((status) => status.warm, "the seed set", 30_000);
+    const before = (await agent.status()).generation;
+    await volume.update({ "set.yaml": imageSetYaml("bench", references) });
+    // Poll tightly; the clock starts at the agent's own log line for the new set.
+    for (;;) {
+      const status = await agent.status();
+      if (status.generation !== before && status.warm) break;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const warmAt = Date.now();
+    const changed = agent.logs.find((line) => line.msg === "image set changed");
+    if (typeof changed?.time !== "number") throw new Error("the agent did not log the new set");
+    return (warmAt - changed.time) / 1000;
+  } finally {
+    await agent.stop();
+    await rm(volume.dir, { recursive: true, force: true });
+  }
+}
+
+const methods: Record<string, (containerd: ContainerdInstance) => Promise<number>> = {
+  "prepull warm (process start included)": (c) =>
+    timed(() =>
+      run(process.execPath, [
+        BIN,
+        "warm",
+        "--runtime-endpoint",
+        c.endpoint,
+        "-c",
+        String(count),
+        ...references,
+      ]),
+    ),
+  "agent, new generation to warm": agentNewGeneration,
   "ctr pull, all at once": (c) =>
-    Promise.all(references.map((reference) => c.ctr(["images", "pull", "--plain-http", reference]))),
+    timed(() =>
+      Promise.all(references.map((reference) => c.ctr(["images", "pull", "--plain-http", reference]))),
+    ),
+  "ctr pull, one after another": (c) =>
+    timed(async () => {
+      for (const reference of references) await c.ctr(["images", "pull", "--plain-http", reference]);
+    }),
 };
 
-const results = new Map<string, number[]>();
+const samples = new Map<string, number[]>();
+let runtime = "";
 for (let round = 0; round < rounds; round += 1) {
   for (const [name, method] of Object.entries(methods)) {
     // A fresh containerd each time: every method starts cold.
     const containerd = await startContainerd();
+    runtime = runtimeLine(containerd);
     try {
-      const seconds = await timed(() => method(containerd));
-      results.set(name, [...(results.get(name) ?? []), seconds]);
+      samples.set(name, [...(samples.get(name) ?? []), await method(containerd)]);
     } finally {
       await containerd.stop();
     }
@@ -64,11 +113,13 @@ for (let round = 0; round < rounds; round += 1) {
 }
 await registry.stop();
 
-const medians = new Map([...results].map(([name, samples]) => [name, median(samples)]));
-const prepull = medians.get("prepull warm, all at once") ?? 0;
-process.stdout.write(`${count} images of ${values["size-mb"]} MB, cold, ${rounds} rounds, medians:\n`);
-for (const [name, seconds] of medians) {
+const baseline = spread(samples.get("ctr pull, all at once") ?? []).median;
+process.stdout.write(
+  `${count} images of ${values["size-mb"]} MB, cold, ${rounds} interleaved rounds on ${runtime}:\n`,
+);
+for (const [name, values] of samples) {
+  const { median, min, max } = spread(values);
   process.stdout.write(
-    `  ${name.padEnd(32)} ${seconds.toFixed(2)} s   prepull/this = ${(prepull / seconds).toFixed(2)}\n`,
+    `  ${name.padEnd(40)} median ${median.toFixed(2)} s (min ${min.toFixed(2)}, max ${max.toFixed(2)})   ${(median / baseline).toFixed(2)}× parallel ctr\n`,
   );
 }
