@@ -3,7 +3,13 @@
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
-const BENCHMARKS = ["warm-vs-ctr.ts", "lock-vs-skopeo.ts", "agent-pass.ts", "manifests-scan.ts"];
+const BENCHMARKS = [
+  "warm-vs-ctr.ts",
+  "realistic-images.ts",
+  "lock-vs-skopeo.ts",
+  "agent-pass.ts",
+  "manifests-scan.ts",
+];
 
 let failed = 0;
 for (const name of BENCHMARKS) {
