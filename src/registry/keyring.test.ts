@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import { parseReference } from "../reference/index.ts";
-import { parseChallenge } from "./challenge.ts";
 import { CredentialError, CredentialKeyring, parseDockerConfig } from "./keyring.ts";
 
 function keyring(keys: string[]): CredentialKeyring {
@@ -86,27 +85,5 @@ describe("docker config files", () => {
       expect((error as Error).message).toBe("broken.json: not valid JSON");
     }
     expect.assertions(3);
-  });
-});
-
-describe("WWW-Authenticate challenges", () => {
-  it("parses bearer and basic challenges", () => {
-    expect(
-      parseChallenge(
-        'Bearer realm="https://auth.example.com/token",service="registry.example.com",scope="repository:a/b:pull"',
-      ),
-    ).toEqual({
-      scheme: "bearer",
-      params: {
-        realm: "https://auth.example.com/token",
-        service: "registry.example.com",
-        scope: "repository:a/b:pull",
-      },
-    });
-    expect(parseChallenge('Basic realm="Registry Realm"')).toEqual({
-      scheme: "basic",
-      params: { realm: "Registry Realm" },
-    });
-    expect(parseChallenge("Negotiate abc")).toBeUndefined();
   });
 });

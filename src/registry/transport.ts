@@ -49,7 +49,7 @@ async function readBody(
   for await (const chunk of body as AsyncIterable<Buffer>) {
     const room = limit - total;
     if (chunk.length > room) {
-      body.destroy();
+      // Leaving the loop early destroys the stream (and its connection) through the iterator.
       if (onOverflow === "fail")
         throw new ClassifiedError("invalid", `${subject}: the answer is larger than ${limit} bytes`);
       chunks.push(chunk.subarray(0, room));
@@ -129,7 +129,7 @@ export class Transport {
     const ok = response.statusCode >= 200 && response.statusCode < 300;
     const declared = Number(response.headers["content-length"]);
     if (ok && Number.isFinite(declared) && declared > options.bodyLimit) {
-      response.body.destroy();
+      await response.body.dump({ limit: 1 });
       throw new ClassifiedError(
         "invalid",
         `${options.subject}: the answer is larger than ${options.bodyLimit} bytes`,
