@@ -46,6 +46,43 @@ describe("keyring matching follows kubelet", () => {
   });
 });
 
+describe("key order and /v1/ stripping follow kubelet's keyring", () => {
+  it("ranks keys by host and path, not by how they are written", () => {
+    // Raw keys sort "registry…" before "https://…", which hands the host-wide key to a team repository.
+    expect(
+      match(["registry.example.com", "https://registry.example.com/team"], "registry.example.com/team/app"),
+    ).toEqual(["https://registry.example.com/team", "registry.example.com"]);
+    expect(
+      match(
+        ["registry.example.com/v2/", "http://registry.example.com/team/"],
+        "registry.example.com/team/app",
+      ),
+    ).toEqual(["http://registry.example.com/team/", "registry.example.com/v2/"]);
+  });
+
+  it("strips a leading /v1/ or /v2/ only, never /v1 without a slash or a path that merely starts with v1", () => {
+    expect(match(["https://registry.example.com/v1/"], "registry.example.com/app")).toEqual([
+      "https://registry.example.com/v1/",
+    ]);
+    expect(match(["https://registry.example.com/v2/team"], "registry.example.com/team/app")).toEqual([
+      "https://registry.example.com/v2/team",
+    ]);
+    expect(match(["https://registry.example.com/v1"], "registry.example.com/app")).toEqual([]);
+    expect(match(["registry.example.com/v1team"], "registry.example.com/team/app")).toEqual([]);
+    expect(match(["registry.example.com/v1team"], "registry.example.com/v1team/app")).toEqual([
+      "registry.example.com/v1team",
+    ]);
+  });
+
+  it("never strips /v1/ from the image's own path", () => {
+    expect(match(["registry.example.com/team"], "registry.example.com/v1/team/app")).toEqual([]);
+    // The key's own /v1/ goes (kubelet does this for keys written without a scheme too).
+    expect(match(["registry.example.com/v1/team"], "registry.example.com/team/app")).toEqual([
+      "registry.example.com/v1/team",
+    ]);
+  });
+});
+
 describe("docker config files", () => {
   const auth = Buffer.from("user:pa:ss").toString("base64");
 
