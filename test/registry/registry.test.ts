@@ -20,6 +20,7 @@ import {
   startRegistry,
   type RegistryInstance,
 } from "../sandbox/index.ts";
+import { startPrefixProxy } from "./prefix-proxy.ts";
 import { startTokenServer } from "./token-server.ts";
 
 let registry: RegistryInstance;
@@ -284,5 +285,58 @@ describe("mirrors", () => {
       client.resolve(parseReference("registry.invalid/mirrored/flag:1")),
     );
     expect(resolved.digest).toBe(image.digest);
+  });
+});
+
+describe("hosts.toml override_path: a mirror that serves the API under its own path", () => {
+  const prefix = "/artifactory/api/docker/remote";
+  const upstream = "registry.invalid";
+
+  it("resolves through the path as written, and containerd pulls through the same hosts.toml", async () => {
+    const image = await pushImage(registry, { repository: "prefixed/app", tag: "1" });
+    const proxy = await startPrefixProxy(registry, prefix);
+    cleanups.push(() => proxy.close());
+    const mirror = (override: boolean): string =>
+      `server = "http://127.0.0.1:9"\n[host."${proxy.url}"]\n  capabilities = ["pull", "resolve"]\n${override ? "  override_path = true\n" : ""}`;
+    const reference = parseReference(`${upstream}/prefixed/app:1`);
+
+    const hosts = await loadRegistryHosts(await hostsDir({ [upstream]: mirror(true) }));
+    const resolved = await withClient({ hosts }, (client) => client.resolve(reference, { withSize: true }));
+    expect(resolved.digest).toBe(image.digest);
+    expect(resolved.platformSize).toBe(image.platformSize);
+    expect(proxy.paths).toContain(`${prefix}/prefixed/app/manifests/1?ns=${upstream}`);
+
+    // Without override_path the mirror gets /v2 appended, as containerd does, and 404s.
+    proxy.paths.length = 0;
+    const appended = await loadRegistryHosts(await hostsDir({ [upstream]: mirror(false) }));
+    await withClient({ hosts: appended }, (client) => failureOf(client.resolve(reference)));
+    expect(proxy.paths).toEqual([`${prefix}/v2/prefixed/app/manifests/1?ns=${upstream}`]);
+
+    const containerd = await startContainerd();
+    cleanups.push(() => containerd.stop());
+    await mkdir(join(containerd.certsDir, upstream), { recursive: true });
+    await writeFile(join(containerd.certsDir, upstream, "hosts.toml"), mirror(true));
+    const runtime = createCriClient({ endpoint: containerd.endpoint });
+    try {
+      await runtime.pullImage(`${upstream}/prefixed/app:1`);
+      const recorded = await runtime.imageStatus(`${upstream}/prefixed/app:1`);
+      expect(recorded?.repoDigests).toContain(`${upstream}/prefixed/app@${resolved.digest}`);
+    } finally {
+      runtime.close();
+    }
+  });
+
+  it("applies a top-level override_path to the server itself", async () => {
+    const image = await pushImage(registry, { repository: "prefixed/server", tag: "2" });
+    const proxy = await startPrefixProxy(registry, prefix);
+    cleanups.push(() => proxy.close());
+    const hosts = await loadRegistryHosts(
+      await hostsDir({ [upstream]: `server = "${proxy.url}"\noverride_path = true\n` }),
+    );
+    const resolved = await withClient({ hosts }, (client) =>
+      client.resolve(parseReference(`${upstream}/prefixed/server:2`)),
+    );
+    expect(resolved.digest).toBe(image.digest);
+    expect(proxy.paths).toEqual([`${prefix}/prefixed/server/manifests/2`]);
   });
 });
