@@ -13,6 +13,7 @@ import {
 } from "../../src/registry/index.ts";
 import {
   generateCertificates,
+  pushArtifact,
   pushImage,
   pushIndex,
   startContainerd,
@@ -112,6 +113,56 @@ describe("resolution against a real registry", () => {
     );
     expect(failure.kind).toBe("not_found");
     expect(failure.message).toContain(`${registry.host}/res/none:x`);
+  });
+});
+
+describe("OCI artifacts (image volumes)", () => {
+  it("resolves an artifact manifest to its digest and the size of its blobs", async () => {
+    const artifact = await pushArtifact(registry, {
+      repository: "artifacts/volume",
+      tag: "1",
+      layers: [
+        { size: 3000, seed: "a" },
+        { size: 700, seed: "b" },
+      ],
+    });
+    const other = await pushArtifact(registry, {
+      repository: "artifacts/blob",
+      tag: "1",
+      artifactType: "application/vnd.example.model.v1",
+      layerMediaType: "application/octet-stream",
+    });
+    await withClient({}, async (client) => {
+      for (const pushed of [artifact, other]) {
+        const resolved = await client.resolve(parseReference(pushed.reference), { withSize: true });
+        expect(resolved).toMatchObject({ digest: pushed.digest, platformSize: pushed.platformSize });
+        const byDigest = await client.resolve(parseReference(`${pushed.repository}@${pushed.digest}`), {
+          withSize: true,
+        });
+        expect(byDigest.platformSize).toBe(pushed.platformSize);
+      }
+    });
+    // Two tar layers (each one 512-byte header, the padded data, 1024 bytes of end) and `{}`.
+    expect(artifact.platformSize).toBe(2 + (512 + 3072 + 1024) + (512 + 1024 + 1024));
+  });
+
+  it("builds what containerd 2.x pulls through CRI (1.x cannot unpack artifacts)", async () => {
+    const artifact = await pushArtifact(registry, { repository: "artifacts/pulled", tag: "1" });
+    const containerd = await startContainerd();
+    cleanups.push(() => containerd.stop());
+    const runtime = createCriClient({ endpoint: containerd.endpoint });
+    try {
+      const pulled = runtime.pullImage(artifact.reference);
+      if (containerd.runtime.major >= 2) {
+        await pulled;
+        const recorded = await runtime.imageStatus(artifact.reference);
+        expect(recorded?.repoDigests).toContain(`${artifact.repository}@${artifact.digest}`);
+      } else {
+        await expect(pulled).rejects.toThrow(/mismatched image rootfs and manifest layers/);
+      }
+    } finally {
+      runtime.close();
+    }
   });
 });
 
