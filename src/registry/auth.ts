@@ -48,14 +48,13 @@ function credentialHeader(credential: RegistryCredential): string {
  */
 export class RegistryAuth {
   readonly #transport: Transport;
-  readonly #tokens: BoundedCache<string, string>;
+  readonly #tokens = new BoundedCache<string, string>({ maxEntries: TOKEN_CACHE_ENTRIES });
   readonly #basicByOrigin = new BoundedCache<string, RegistryCredential>({
     maxEntries: BASIC_CACHE_ENTRIES,
   });
 
-  constructor(transport: Transport, options: { now?: () => number } = {}) {
+  constructor(transport: Transport) {
     this.#transport = transport;
-    this.#tokens = new BoundedCache({ maxEntries: TOKEN_CACHE_ENTRIES, ...options });
   }
 
   /** One request, answering at most one round of challenges per credential. */

@@ -29,7 +29,6 @@ export interface ResolvedImage {
 }
 
 export interface RegistryLogger {
-  debug(object: object, message?: string): void;
   warn(object: object, message?: string): void;
 }
 
