@@ -169,9 +169,12 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
     if (head.status !== 200 && head.status !== 405) throw fail(head, endpoint, target);
     if (digest === undefined) {
       const got = await manifestAt(endpoint, target, ref, signal);
+      if (reference.digest !== undefined)
+        verifyDigest(got.bytes, reference.digest, subjectOf(endpoint, target));
       digest = reference.digest ?? sha256Digest(got.bytes);
       mediaType = got.mediaType;
-      remember(digest, got.bytes, subjectOf(endpoint, target));
+      // Only a size lookup needs the document itself.
+      if (resolveOptions.withSize) remember(digest, got.bytes, subjectOf(endpoint, target));
     }
     if (!resolveOptions.withSize) {
       return { digest, mediaType, platforms: undefined, platformSize: undefined };

@@ -24,6 +24,7 @@ import {
 import { startPrefixProxy } from "./prefix-proxy.ts";
 import { startTokenServer } from "./token-server.ts";
 
+const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
 let registry: RegistryInstance;
 const cleanups: Array<() => Promise<unknown>> = [];
 
@@ -287,6 +288,36 @@ describe("faults: retries, backoff and deadlines", () => {
     );
     expect(failure.kind).toBe("network");
     expect(requests).toBe(3);
+  });
+
+  it("falls back to GET and hashes the manifest when HEAD is refused", async () => {
+    const image = await pushImage(registry, { repository: "fault/head", tag: "1" });
+    const proxy = await startFaultProxy(registry, ({ method }) =>
+      method === "HEAD" ? { status: 405 } : "pass",
+    );
+    cleanups.push(() => proxy.close());
+    await withClient({}, async (client) => {
+      const byTag = await client.resolve(parseReference(`${proxy.host}/fault/head:1`), { withSize: true });
+      expect(byTag).toMatchObject({ digest: image.digest, platformSize: image.platformSize });
+      const byDigest = await client.resolve(parseReference(`${proxy.host}/fault/head@${image.digest}`));
+      expect(byDigest.digest).toBe(image.digest);
+    });
+  });
+
+  it("refuses content that does not hash to the digest it was fetched by", async () => {
+    const image = await pushImage(registry, { repository: "fault/forged", tag: "1" });
+    const forged = JSON.stringify({ schemaVersion: 2, manifests: [] });
+    const proxy = await startFaultProxy(registry, ({ method }) =>
+      method === "HEAD"
+        ? { status: 405 }
+        : { status: 200, headers: { "content-type": OCI_INDEX }, body: forged },
+    );
+    cleanups.push(() => proxy.close());
+    const failure = await withClient({}, (client) =>
+      failureOf(client.resolve(parseReference(`${proxy.host}/fault/forged@${image.digest}`))),
+    );
+    expect(failure.kind).toBe("invalid");
+    expect(failure.message).toContain(`not the requested ${image.digest}`);
   });
 
   it("retries a connection reset", async () => {
