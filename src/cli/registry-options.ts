@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { Option, type Command } from "commander";
 import type { CredentialKeyring, RegistryClient } from "../registry/index.ts";
+import { redactUserinfo } from "../reference/index.ts";
 import { UsageError } from "./context.ts";
 
 export interface RegistryFlags {
@@ -48,8 +49,13 @@ function parseMirrors(values: readonly string[] | undefined): Record<string, str
     const registry = value.slice(0, separator).trim();
     const url = value.slice(separator + 1).trim();
     if (separator <= 0 || !/^https?:\/\/[^/]/.test(url)) {
+      // Never echo a password written into the URL.
+      const shown =
+        separator < 0
+          ? redactUserinfo(value)
+          : `${value.slice(0, separator)}=${redactUserinfo(value.slice(separator + 1))}`;
       throw new UsageError(
-        `--mirror "${value}": expected REGISTRY=URL, e.g. docker.io=https://mirror.local:5000`,
+        `--mirror "${shown}": expected REGISTRY=URL, e.g. docker.io=https://mirror.local:5000`,
       );
     }
     (mirrors[registry] ??= []).push(url);

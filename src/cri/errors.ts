@@ -36,6 +36,11 @@ const MESSAGE_KINDS: ReadonlyArray<readonly [RegExp, FailureKind]> = [
     /connection refused|no such host|connection reset|network is unreachable|no route to host|\bEOF\b|dial tcp|server misbehaving|temporary failure in name resolution/i,
     "network",
   ],
+  // The registry failed, not the runtime: containerd quotes the status it got.
+  [
+    /unexpected status from \w+ request to \S+: 5\d\d\b|\b5\d\d (?:Internal Server Error|Bad Gateway|Service Unavailable|Gateway Timeout)\b/i,
+    "network",
+  ],
   [/not found|manifest unknown|name unknown/i, "not_found"],
 ];
 

@@ -1,7 +1,12 @@
 import { createHash } from "node:crypto";
 import { isMap, isSeq, LineCounter, parseAllDocuments, type Document } from "yaml";
 import type { z } from "zod";
-import { InvalidReferenceError, parseReference, type ImageReference } from "../reference/index.ts";
+import {
+  InvalidReferenceError,
+  parseReference,
+  redactUserinfo,
+  type ImageReference,
+} from "../reference/index.ts";
 import { imageSetSchema } from "./schema.ts";
 
 export interface ImageSetEntry {
@@ -122,9 +127,9 @@ function entryFrom(
     reference = parseReference(image);
   } catch (error) {
     if (error instanceof InvalidReferenceError) {
-      throw new ImageSetError(file, `invalid image reference "${image}": ${error.reason}`, {
+      throw new ImageSetError(file, `invalid image reference "${redactUserinfo(image)}": ${error.reason}`, {
         path: at,
-        value: image,
+        value: redactUserinfo(image),
         line,
       });
     }

@@ -21,3 +21,4 @@ export {
   type DigestAlgorithm,
   type ImageReference,
 } from "./reference.ts";
+export { redactUserinfo } from "./userinfo.ts";

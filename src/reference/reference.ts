@@ -4,6 +4,8 @@
  * `library/`). Pure: no I/O.
  */
 
+import { redactUserinfo } from "./userinfo.ts";
+
 export type DigestAlgorithm = "sha256" | "sha512";
 
 export interface ImageReference {
@@ -22,7 +24,7 @@ export class InvalidReferenceError extends Error {
 
   constructor(reference: string, reason: string, offset?: number) {
     super(
-      `invalid image reference "${reference}": ${reason}${offset === undefined ? "" : ` (at character ${offset + 1})`}`,
+      `invalid image reference "${redactUserinfo(reference)}": ${reason}${offset === undefined ? "" : ` (at character ${offset + 1})`}`,
     );
     this.name = "InvalidReferenceError";
     this.reference = reference;

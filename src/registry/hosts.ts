@@ -1,13 +1,16 @@
 import { readdir, readFile } from "node:fs/promises";
-import { isAbsolute, join } from "node:path";
+import { isAbsolute, join, posix } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { z } from "zod";
 import { isLoopbackRegistry } from "../reference/index.ts";
+import { redactUrl } from "./errors.ts";
 
 /** One place to contact for a registry: a mirror or the upstream itself. */
 export interface RegistryEndpoint {
-  /** `https://mirror.local:5000`, without a trailing slash. */
+  /** `https://mirror.local:5000/prefix`: no trailing slash and never any `user:password@`. */
   readonly url: string;
+  /** Where `<name>/manifests/<ref>` is appended: `…/v2`, or the URL's own path with `override_path`. */
+  readonly apiRoot: string;
   readonly capabilities: readonly string[];
   /** PEM files of CAs to trust for this endpoint. */
   readonly caFiles: readonly string[];
@@ -53,6 +56,7 @@ const hostsFile = z
     capabilities: z.array(z.string()).optional(),
     ca: z.union([z.string(), z.array(z.string())]).optional(),
     skip_verify: z.boolean().optional(),
+    override_path: z.boolean().optional(),
     host: z.record(z.string(), hostEntry).optional(),
   })
   .loose();
@@ -64,8 +68,24 @@ function list(value: string | string[] | undefined, dir: string): string[] {
   return items.map((item) => (isAbsolute(item) ? item : join(dir, item)));
 }
 
-function trimUrl(url: string): string {
-  return url.replace(/\/+$/, "");
+/**
+ * containerd's reading of a host URL: `https://` when no scheme is written, and the API root is
+ * the URL's path plus `/v2` unless the path already ends in `/v2` or `override_path` is set (then
+ * the path is the API root as written, for registries that serve the API under a prefix).
+ * containerd takes only scheme, host and path: any `user:password@` is dropped, never sent.
+ */
+export function endpointLocation(raw: string, overridePath: boolean): { url: string; apiRoot: string } {
+  let parsed: URL;
+  try {
+    parsed = new URL(raw.startsWith("http") ? raw : `https://${raw}`);
+  } catch {
+    throw new Error(`${redactUrl(raw)}: not a URL`);
+  }
+  const written = parsed.pathname.replace(/\/+$/, "");
+  const path = written === "" ? "" : posix.normalize(written).replace(/\/+$/, "");
+  const origin = `${parsed.protocol}//${parsed.host}`;
+  const apiPath = overridePath || path.endsWith("/v2") ? path : `${path}/v2`;
+  return { url: `${origin}${path}`, apiRoot: `${origin}${apiPath}` };
 }
 
 /** The upstream containerd assumes when hosts.toml names no `server`. */
@@ -91,13 +111,19 @@ export function parseHostsToml(text: string, host: string, dir: string): Registr
   const parsed = hostsFile.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new Error(
-      `${join(dir, "hosts.toml")}: ${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}`,
-    );
+    const field = issue?.path.map((part) => redactUrl(String(part))).join(".") ?? "";
+    throw new Error(`${join(dir, "hosts.toml")}: ${field}: ${issue?.message ?? "invalid"}`);
   }
   const config = parsed.data;
+  const locate = (url: string, overridePath: boolean | undefined): { url: string; apiRoot: string } => {
+    try {
+      return endpointLocation(url, overridePath ?? false);
+    } catch (error) {
+      throw new Error(`${join(dir, "hosts.toml")}: ${(error as Error).message}`, { cause: error });
+    }
+  };
   const mirrors: RegistryEndpoint[] = Object.entries(config.host ?? {}).map(([url, entry]) => ({
-    url: trimUrl(url),
+    ...locate(url, entry.override_path),
     capabilities: entry.capabilities ?? ALL_CAPABILITIES,
     caFiles: list(entry.ca, dir),
     skipVerify: entry.skip_verify ?? false,
@@ -109,7 +135,7 @@ export function parseHostsToml(text: string, host: string, dir: string): Registr
       ? []
       : [
           {
-            url: trimUrl(serverUrl),
+            ...locate(serverUrl, config.override_path),
             capabilities: config.capabilities ?? ALL_CAPABILITIES,
             caFiles: list(config.ca, dir),
             skipVerify: config.skip_verify ?? false,

@@ -1,13 +1,12 @@
 export {
   createRegistryClient,
-  nodePlatform,
-  type Platform,
   type RegistryClient,
   type RegistryClientOptions,
   type RegistryLogger,
   type ResolvedImage,
   type ResolveOptions,
 } from "./client.ts";
+export { redactUrl } from "./errors.ts";
 export {
   loadRegistryHosts,
   parseHostsToml,
@@ -22,4 +21,5 @@ export {
   parseDockerConfig,
   type RegistryCredential,
 } from "./keyring.ts";
-export { pullAuthFrom } from "./pull-auth.ts";
+export { nodePlatform, type Platform } from "./platform.ts";
+export { pullAuthFrom, type RegistryPullAuth } from "./pull-auth.ts";

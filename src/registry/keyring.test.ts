@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import { parseReference } from "../reference/index.ts";
-import { parseChallenge } from "./challenge.ts";
 import { CredentialError, CredentialKeyring, parseDockerConfig } from "./keyring.ts";
 
 function keyring(keys: string[]): CredentialKeyring {
@@ -47,6 +46,43 @@ describe("keyring matching follows kubelet", () => {
   });
 });
 
+describe("key order and /v1/ stripping follow kubelet's keyring", () => {
+  it("ranks keys by host and path, not by how they are written", () => {
+    // Raw keys sort "registry…" before "https://…", which hands the host-wide key to a team repository.
+    expect(
+      match(["registry.example.com", "https://registry.example.com/team"], "registry.example.com/team/app"),
+    ).toEqual(["https://registry.example.com/team", "registry.example.com"]);
+    expect(
+      match(
+        ["registry.example.com/v2/", "http://registry.example.com/team/"],
+        "registry.example.com/team/app",
+      ),
+    ).toEqual(["http://registry.example.com/team/", "registry.example.com/v2/"]);
+  });
+
+  it("strips a leading /v1/ or /v2/ only, never /v1 without a slash or a path that merely starts with v1", () => {
+    expect(match(["https://registry.example.com/v1/"], "registry.example.com/app")).toEqual([
+      "https://registry.example.com/v1/",
+    ]);
+    expect(match(["https://registry.example.com/v2/team"], "registry.example.com/team/app")).toEqual([
+      "https://registry.example.com/v2/team",
+    ]);
+    expect(match(["https://registry.example.com/v1"], "registry.example.com/app")).toEqual([]);
+    expect(match(["registry.example.com/v1team"], "registry.example.com/team/app")).toEqual([]);
+    expect(match(["registry.example.com/v1team"], "registry.example.com/v1team/app")).toEqual([
+      "registry.example.com/v1team",
+    ]);
+  });
+
+  it("never strips /v1/ from the image's own path", () => {
+    expect(match(["registry.example.com/team"], "registry.example.com/v1/team/app")).toEqual([]);
+    // The key's own /v1/ goes (kubelet does this for keys written without a scheme too).
+    expect(match(["registry.example.com/v1/team"], "registry.example.com/team/app")).toEqual([
+      "registry.example.com/v1/team",
+    ]);
+  });
+});
+
 describe("docker config files", () => {
   const auth = Buffer.from("user:pa:ss").toString("base64");
 
@@ -86,27 +122,5 @@ describe("docker config files", () => {
       expect((error as Error).message).toBe("broken.json: not valid JSON");
     }
     expect.assertions(3);
-  });
-});
-
-describe("WWW-Authenticate challenges", () => {
-  it("parses bearer and basic challenges", () => {
-    expect(
-      parseChallenge(
-        'Bearer realm="https://auth.example.com/token",service="registry.example.com",scope="repository:a/b:pull"',
-      ),
-    ).toEqual({
-      scheme: "bearer",
-      params: {
-        realm: "https://auth.example.com/token",
-        service: "registry.example.com",
-        scope: "repository:a/b:pull",
-      },
-    });
-    expect(parseChallenge('Basic realm="Registry Realm"')).toEqual({
-      scheme: "basic",
-      params: { realm: "Registry Realm" },
-    });
-    expect(parseChallenge("Negotiate abc")).toBeUndefined();
   });
 });

@@ -14,6 +14,8 @@ export interface RegistryCredential {
 interface KeyringEntry {
   readonly key: string;
   readonly url: URL;
+  /** kubelet's index key: host and effective path, without scheme; the sort order. */
+  readonly rank: string;
   readonly credential: RegistryCredential;
 }
 
@@ -35,13 +37,28 @@ export class CredentialError extends Error {
   }
 }
 
-/** kubelet's reading of a keyring key: add a scheme, drop a leading `/v1/` or `/v2/` path. */
-function parseKey(key: string): URL | undefined {
-  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(key) ? key : `https://${key}`;
+/**
+ * kubelet's reading of a keyring key: `https://` unless it starts with `http://` or `https://`,
+ * and a path starting with `/v1/` or `/v2/` loses those three characters (`/v1` alone, or
+ * `/v1team`, stays).
+ */
+function parseKey(key: string): { url: URL; rank: string } | undefined {
+  const withScheme = /^https?:\/\//.test(key) ? key : `https://${key}`;
+  let url: URL;
   try {
-    const url = new URL(withScheme);
-    url.pathname = url.pathname.replace(/^\/v[12]\/?/, "/");
-    return url;
+    url = new URL(withScheme);
+  } catch {
+    return undefined;
+  }
+  if (/^\/v[12]\//.test(url.pathname)) url.pathname = url.pathname.slice(3);
+  const path = url.pathname === "/" ? "" : url.pathname;
+  return { url, rank: `${url.host}${path}` };
+}
+
+/** An image's repository as a URL; unlike a key, its path is taken as written. */
+function imageUrl(repository: string): URL | undefined {
+  try {
+    return new URL(`https://${repository}`);
   } catch {
     return undefined;
   }
@@ -58,7 +75,12 @@ function globMatches(pattern: string, label: string): boolean {
   return regex.test(label);
 }
 
-/** Whether a key matches an image the way kubelet's keyring decides it. */
+/**
+ * Whether a key matches an image the way kubelet's keyring decides it, with one deliberate
+ * difference: kubelet takes the key's path as a plain string prefix (`host/team` matches
+ * `host/teamwork/app`); here it must end at a path segment, so a team's credential never goes
+ * to a neighbouring repository.
+ */
 function keyMatches(key: URL, target: URL): boolean {
   if (key.port !== target.port) return false;
   const keyLabels = key.hostname.split(".");
@@ -74,8 +96,9 @@ export class CredentialKeyring {
   readonly #entries: readonly KeyringEntry[];
 
   private constructor(entries: readonly KeyringEntry[]) {
-    // Most specific first: kubelet sorts keys in reverse lexicographic order.
-    this.#entries = [...entries].sort((a, b) => (a.key < b.key ? 1 : a.key > b.key ? -1 : 0));
+    // Most specific first: kubelet sorts its index keys (host and path, no scheme) in reverse
+    // lexicographic order, so `host/team` comes before `host` however either was written.
+    this.#entries = [...entries].sort((a, b) => (a.rank < b.rank ? 1 : a.rank > b.rank ? -1 : 0));
   }
 
   static empty(): CredentialKeyring {
@@ -91,8 +114,8 @@ export class CredentialKeyring {
   ): CredentialKeyring {
     return new CredentialKeyring(
       entries.flatMap(({ key, credential }) => {
-        const url = parseKey(key);
-        return url === undefined ? [] : [{ key, url, credential }];
+        const parsed = parseKey(key);
+        return parsed === undefined ? [] : [{ key, ...parsed, credential }];
       }),
     );
   }
@@ -103,13 +126,13 @@ export class CredentialKeyring {
 
   /** Every credential that matches, most specific first. */
   lookup(reference: ImageReference): RegistryCredential[] {
-    const target = parseKey(repositoryName(reference));
+    const target = imageUrl(repositoryName(reference));
     if (target === undefined) return [];
     const matches = this.#entries.filter((entry) => keyMatches(entry.url, target));
     if (matches.length > 0 || reference.domain !== "docker.io")
       return matches.map((entry) => entry.credential);
     // Docker Hub images also match keys written for index.docker.io.
-    const hub = parseKey(`index.docker.io/${reference.path}`);
+    const hub = imageUrl(`index.docker.io/${reference.path}`);
     return hub === undefined
       ? []
       : this.#entries.filter((entry) => keyMatches(entry.url, hub)).map((e) => e.credential);

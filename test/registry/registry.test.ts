@@ -13,6 +13,7 @@ import {
 } from "../../src/registry/index.ts";
 import {
   generateCertificates,
+  pushArtifact,
   pushImage,
   pushIndex,
   startContainerd,
@@ -20,8 +21,10 @@ import {
   startRegistry,
   type RegistryInstance,
 } from "../sandbox/index.ts";
+import { startPrefixProxy } from "./prefix-proxy.ts";
 import { startTokenServer } from "./token-server.ts";
 
+const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
 let registry: RegistryInstance;
 const cleanups: Array<() => Promise<unknown>> = [];
 
@@ -111,6 +114,56 @@ describe("resolution against a real registry", () => {
     );
     expect(failure.kind).toBe("not_found");
     expect(failure.message).toContain(`${registry.host}/res/none:x`);
+  });
+});
+
+describe("OCI artifacts (image volumes)", () => {
+  it("resolves an artifact manifest to its digest and the size of its blobs", async () => {
+    const artifact = await pushArtifact(registry, {
+      repository: "artifacts/volume",
+      tag: "1",
+      layers: [
+        { size: 3000, seed: "a" },
+        { size: 700, seed: "b" },
+      ],
+    });
+    const other = await pushArtifact(registry, {
+      repository: "artifacts/blob",
+      tag: "1",
+      artifactType: "application/vnd.example.model.v1",
+      layerMediaType: "application/octet-stream",
+    });
+    await withClient({}, async (client) => {
+      for (const pushed of [artifact, other]) {
+        const resolved = await client.resolve(parseReference(pushed.reference), { withSize: true });
+        expect(resolved).toMatchObject({ digest: pushed.digest, platformSize: pushed.platformSize });
+        const byDigest = await client.resolve(parseReference(`${pushed.repository}@${pushed.digest}`), {
+          withSize: true,
+        });
+        expect(byDigest.platformSize).toBe(pushed.platformSize);
+      }
+    });
+    // Two tar layers (each one 512-byte header, the padded data, 1024 bytes of end) and `{}`.
+    expect(artifact.platformSize).toBe(2 + (512 + 3072 + 1024) + (512 + 1024 + 1024));
+  });
+
+  it("builds what containerd 2.x pulls through CRI (1.x cannot unpack artifacts)", async () => {
+    const artifact = await pushArtifact(registry, { repository: "artifacts/pulled", tag: "1" });
+    const containerd = await startContainerd();
+    cleanups.push(() => containerd.stop());
+    const runtime = createCriClient({ endpoint: containerd.endpoint });
+    try {
+      const pulled = runtime.pullImage(artifact.reference);
+      if (containerd.runtime.major >= 2) {
+        await pulled;
+        const recorded = await runtime.imageStatus(artifact.reference);
+        expect(recorded?.repoDigests).toContain(`${artifact.repository}@${artifact.digest}`);
+      } else {
+        await expect(pulled).rejects.toThrow(/mismatched image rootfs and manifest layers/);
+      }
+    } finally {
+      runtime.close();
+    }
   });
 });
 
@@ -237,6 +290,36 @@ describe("faults: retries, backoff and deadlines", () => {
     expect(requests).toBe(3);
   });
 
+  it("falls back to GET and hashes the manifest when HEAD is refused", async () => {
+    const image = await pushImage(registry, { repository: "fault/head", tag: "1" });
+    const proxy = await startFaultProxy(registry, ({ method }) =>
+      method === "HEAD" ? { status: 405 } : "pass",
+    );
+    cleanups.push(() => proxy.close());
+    await withClient({}, async (client) => {
+      const byTag = await client.resolve(parseReference(`${proxy.host}/fault/head:1`), { withSize: true });
+      expect(byTag).toMatchObject({ digest: image.digest, platformSize: image.platformSize });
+      const byDigest = await client.resolve(parseReference(`${proxy.host}/fault/head@${image.digest}`));
+      expect(byDigest.digest).toBe(image.digest);
+    });
+  });
+
+  it("refuses content that does not hash to the digest it was fetched by", async () => {
+    const image = await pushImage(registry, { repository: "fault/forged", tag: "1" });
+    const forged = JSON.stringify({ schemaVersion: 2, manifests: [] });
+    const proxy = await startFaultProxy(registry, ({ method }) =>
+      method === "HEAD"
+        ? { status: 405 }
+        : { status: 200, headers: { "content-type": OCI_INDEX }, body: forged },
+    );
+    cleanups.push(() => proxy.close());
+    const failure = await withClient({}, (client) =>
+      failureOf(client.resolve(parseReference(`${proxy.host}/fault/forged@${image.digest}`))),
+    );
+    expect(failure.kind).toBe("invalid");
+    expect(failure.message).toContain(`not the requested ${image.digest}`);
+  });
+
   it("retries a connection reset", async () => {
     const image = await pushImage(registry, { repository: "fault/b", tag: "1" });
     const proxy = await startFaultProxy(registry, ({ count }) => (count === 1 ? "reset" : "pass"));
@@ -284,5 +367,58 @@ describe("mirrors", () => {
       client.resolve(parseReference("registry.invalid/mirrored/flag:1")),
     );
     expect(resolved.digest).toBe(image.digest);
+  });
+});
+
+describe("hosts.toml override_path: a mirror that serves the API under its own path", () => {
+  const prefix = "/artifactory/api/docker/remote";
+  const upstream = "registry.invalid";
+
+  it("resolves through the path as written, and containerd pulls through the same hosts.toml", async () => {
+    const image = await pushImage(registry, { repository: "prefixed/app", tag: "1" });
+    const proxy = await startPrefixProxy(registry, prefix);
+    cleanups.push(() => proxy.close());
+    const mirror = (override: boolean): string =>
+      `server = "http://127.0.0.1:9"\n[host."${proxy.url}"]\n  capabilities = ["pull", "resolve"]\n${override ? "  override_path = true\n" : ""}`;
+    const reference = parseReference(`${upstream}/prefixed/app:1`);
+
+    const hosts = await loadRegistryHosts(await hostsDir({ [upstream]: mirror(true) }));
+    const resolved = await withClient({ hosts }, (client) => client.resolve(reference, { withSize: true }));
+    expect(resolved.digest).toBe(image.digest);
+    expect(resolved.platformSize).toBe(image.platformSize);
+    expect(proxy.paths).toContain(`${prefix}/prefixed/app/manifests/1?ns=${upstream}`);
+
+    // Without override_path the mirror gets /v2 appended, as containerd does, and 404s.
+    proxy.paths.length = 0;
+    const appended = await loadRegistryHosts(await hostsDir({ [upstream]: mirror(false) }));
+    await withClient({ hosts: appended }, (client) => failureOf(client.resolve(reference)));
+    expect(proxy.paths).toEqual([`${prefix}/v2/prefixed/app/manifests/1?ns=${upstream}`]);
+
+    const containerd = await startContainerd();
+    cleanups.push(() => containerd.stop());
+    await mkdir(join(containerd.certsDir, upstream), { recursive: true });
+    await writeFile(join(containerd.certsDir, upstream, "hosts.toml"), mirror(true));
+    const runtime = createCriClient({ endpoint: containerd.endpoint });
+    try {
+      await runtime.pullImage(`${upstream}/prefixed/app:1`);
+      const recorded = await runtime.imageStatus(`${upstream}/prefixed/app:1`);
+      expect(recorded?.repoDigests).toContain(`${upstream}/prefixed/app@${resolved.digest}`);
+    } finally {
+      runtime.close();
+    }
+  });
+
+  it("applies a top-level override_path to the server itself", async () => {
+    const image = await pushImage(registry, { repository: "prefixed/server", tag: "2" });
+    const proxy = await startPrefixProxy(registry, prefix);
+    cleanups.push(() => proxy.close());
+    const hosts = await loadRegistryHosts(
+      await hostsDir({ [upstream]: `server = "${proxy.url}"\noverride_path = true\n` }),
+    );
+    const resolved = await withClient({ hosts }, (client) =>
+      client.resolve(parseReference(`${upstream}/prefixed/server:2`)),
+    );
+    expect(resolved.digest).toBe(image.digest);
+    expect(proxy.paths).toEqual([`${prefix}/prefixed/server/manifests/2`]);
   });
 });

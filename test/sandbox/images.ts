@@ -342,3 +342,62 @@ export async function deleteManifest(
   await expectStatus(`delete ${repository}@${digest}`, response, [202]);
   await response.body.dump();
 }
+
+/** The OCI empty descriptor's content: the config of an artifact that has none. */
+const EMPTY_CONFIG = { mediaType: "application/vnd.oci.empty.v1+json", bytes: Buffer.from("{}") } as const;
+
+/**
+ * Builds an OCI 1.1 artifact as image volumes use them and containerd 2.x pulls through CRI: an
+ * image manifest with an `artifactType`, the empty config `{}` and uncompressed tar layers (or
+ * blobs of another media type), and pushes it. `platformSize` is the sum of its blobs.
+ */
+export async function pushArtifact(
+  registry: RegistryInstance,
+  options: {
+    repository: string;
+    tag?: string;
+    artifactType?: string;
+    layers?: LayerSpec[];
+    layerMediaType?: string;
+  },
+): Promise<PushedImage> {
+  const seed = `${options.repository}:${options.tag ?? ""}`;
+  const layers = (options.layers ?? [{ size: 1024, seed }]).map((layer, i) =>
+    blob(singleFileTar(`data-${i}.bin`, seededBytes(layer.seed, layer.size))),
+  );
+  const config = blob(EMPTY_CONFIG.bytes);
+  const manifest = blob(
+    Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MEDIA.oci.manifest,
+        artifactType: options.artifactType ?? "application/vnd.prepull.test.volume.v1",
+        config: {
+          mediaType: EMPTY_CONFIG.mediaType,
+          digest: config.digest,
+          size: config.bytes.length,
+          data: config.bytes.toString("base64"),
+        },
+        layers: layers.map((layer) => ({
+          mediaType: options.layerMediaType ?? "application/vnd.oci.image.layer.v1.tar",
+          digest: layer.digest,
+          size: layer.bytes.length,
+        })),
+      }),
+    ),
+  );
+  for (const item of [config, ...layers]) await pushBlob(registry, options.repository, item);
+  await putManifest(
+    registry,
+    options.repository,
+    options.tag ?? manifest.digest,
+    MEDIA.oci.manifest,
+    manifest.bytes,
+  );
+  return pushed(registry, options.repository, options.tag, {
+    digest: manifest.digest,
+    mediaType: MEDIA.oci.manifest,
+    configDigest: config.digest,
+    platformSize: config.bytes.length + layers.reduce((sum, layer) => sum + layer.bytes.length, 0),
+  });
+}

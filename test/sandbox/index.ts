@@ -2,6 +2,7 @@ export { startContainerd, type ContainerdInstance } from "./containerd.ts";
 export { startRegistry, type RegistryInstance, type RegistryOptions } from "./registry.ts";
 export {
   deleteManifest,
+  pushArtifact,
   pushImage,
   pushIndex,
   tagImage,
