@@ -11,5 +11,14 @@ export {
 } from "./reader.ts";
 export { workerParser } from "./worker-parser.ts";
 export { watchDesiredState, type DesiredStateWatcher } from "./watch.ts";
-export { findDrift, lockImageSet } from "./lock.ts";
+export {
+  checkLock,
+  findDrift,
+  lockImageSet,
+  selectEntries,
+  type Drift,
+  type LockChange,
+  type LockCheck,
+  type LockOptions,
+} from "./lock.ts";
 export { serializeImageSet } from "./serialize.ts";
