@@ -197,6 +197,13 @@ describe("workerParser", () => {
     );
   });
 
+  it("reports a parse that runs out of heap as the file's error", async () => {
+    const small = workerParser({ heapMb: 8, inlineBytes: 0 });
+    await expect(small(imageSetYaml("a", images(10_000)), "huge.yaml")).rejects.toThrow(
+      new ImageSetError("huge.yaml", "needs more than 8 MiB of memory to parse"),
+    );
+  });
+
   it("reports a parse that runs out of time as the file's error", async () => {
     const slow = workerParser({ timeoutMs: 1, inlineBytes: 0 });
     await expect(slow(imageSetYaml("a", images(2_000)), "slow.yaml")).rejects.toThrow(

@@ -96,7 +96,10 @@ export function createImageSetReader(
   };
 }
 
-/** Reads and merges the sets at `paths` (files and directories) once. */
-export async function loadDesiredState(paths: readonly string[]): Promise<DesiredState> {
-  return (await createImageSetReader().read(paths)).state;
+/** Reads and merges the sets at `paths` (files and directories) once, parsing on this thread by default. */
+export async function loadDesiredState(
+  paths: readonly string[],
+  options: { parse?: ImageSetParser } = {},
+): Promise<DesiredState> {
+  return (await createImageSetReader(options).read(paths)).state;
 }

@@ -16,7 +16,11 @@ export type ParseReply =
 
 export interface WorkerParserOptions {
   readonly limits?: ImageSetLimits;
-  /** Heap the worker may use: parsing YAML takes tens of times the text's size. */
+  /**
+   * Old-generation heap of the worker. Parsing YAML takes tens of times the text's size: 96 MiB
+   * holds any ConfigMap-sized file (1 MiB, even of 60,000 short entries) and keeps the agent
+   * inside its memory limit; a bigger file that needs more is refused, not an OOM kill.
+   */
   readonly heapMb?: number;
   /** How long one file may take to parse. */
   readonly timeoutMs?: number;
@@ -34,7 +38,7 @@ export interface WorkerParserOptions {
  */
 export function workerParser(options: WorkerParserOptions = {}): ImageSetParser {
   const limits = options.limits ?? DEFAULT_LIMITS;
-  const heapMb = options.heapMb ?? 512;
+  const heapMb = options.heapMb ?? 96;
   const timeoutMs = options.timeoutMs ?? 60_000;
   const inlineBytes = options.inlineBytes ?? 64 * 1024;
   return (text, file) =>
