@@ -40,7 +40,7 @@ export function workerParser(options: WorkerParserOptions = {}): ImageSetParser 
   const limits = options.limits ?? DEFAULT_LIMITS;
   const heapMb = options.heapMb ?? 96;
   const timeoutMs = options.timeoutMs ?? 60_000;
-  const inlineBytes = options.inlineBytes ?? 64 * 1024;
+  const inlineBytes = options.inlineBytes ?? 16 * 1024;
   return (text, file) =>
     Buffer.byteLength(text) < inlineBytes
       ? parseImageSet(text, file, limits)
