@@ -1,8 +1,17 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { Command, InvalidArgumentError, Option } from "commander";
 import PQueue from "p-queue";
-import { isClassifiedError } from "../failure/index.ts";
-import { findDrift, ImageSetError, lockImageSet, parseImageSet, mergeImageSets } from "../imageset/index.ts";
+import { InputError, isClassifiedError } from "../failure/index.ts";
+import {
+  checkLock,
+  lockImageSet,
+  mergeImageSets,
+  parseImageSet,
+  readBoundedFile,
+  selectEntries,
+  type DesiredState,
+  type LockCheck,
+} from "../imageset/index.ts";
 import { formatReference } from "../reference/index.ts";
 import { effectiveTag } from "../warm/index.ts";
 import type { RegistryClient } from "../registry/index.ts";
@@ -15,6 +24,8 @@ interface LockFlags extends RegistryFlags {
   readonly output: "text" | "json";
   readonly out?: string;
   readonly check: boolean;
+  readonly update: boolean;
+  readonly allowUnlocked: boolean;
   readonly concurrency: number;
 }
 
@@ -29,11 +40,18 @@ export function lockCommand(context: CliContext): Command {
     .summary("resolve the tags of an ImageSet to digests and write them in")
     .description(
       "Ask each registry (with the node's credentials and mirrors) which digest every tag-only entry " +
-        "points at, and write `digest:` into the set, keeping comments and layout. With --check, change " +
-        "nothing: list entries whose tag now points elsewhere (drift) and exit 1 if there are any.\n\n" +
-        "Exit status: 0 locked (or no drift), 1 drift or resolution failures, 2 usage or invalid files.",
+        "points at, and write `digest:` into the set, keeping comments and layout. A locked digest is " +
+        "never changed unless --update accepts what the tag points at now, for every entry or the IMAGEs " +
+        "named. With --check, change nothing: exit 1 if a locked tag now points elsewhere (drift) or an " +
+        "entry has no digest at all (unless --allow-unlocked).\n\n" +
+        "Exit status: 0 locked (or check passed), 1 drift, unlocked entries or resolution failures, 2 " +
+        "usage or invalid files.",
     )
     .argument("<imageset>", "ImageSet file to lock")
+    .argument(
+      "[image...]",
+      "with --update: only these entries (a repository without a tag names all its tags)",
+    )
     .addOption(
       new Option(
         "-o, --out <file>",
@@ -47,29 +65,52 @@ export function lockCommand(context: CliContext): Command {
         return value;
       }),
     )
-    .addOption(new Option("--check", "report drift of locked entries, write nothing").default(false))
+    .addOption(
+      new Option("--check", "report drift and unlocked entries, write nothing")
+        .default(false)
+        .conflicts("update"),
+    )
+    .addOption(
+      new Option("--update", "accept the digest each tag points at now, replacing locked ones").default(
+        false,
+      ),
+    )
+    .addOption(
+      new Option("--allow-unlocked", "with --check: entries without a digest do not fail").default(false),
+    )
     .addOption(positiveIntegerOption("-c, --concurrency <n>", "registry requests at once", 32))
     .addOption(
       new Option("--output <format>", "format of the results").choices(["text", "json"]).default("text"),
     );
   addRegistryOptions(command);
-  return command.action(async (file: string, flags: LockFlags) => {
+  return command.action(async (file: string, images: string[], flags: LockFlags) => {
+    if (images.length > 0 && !flags.update) {
+      throw new UsageError(`lock names entries only with --update; got ${images.join(" ")}`);
+    }
+    if (flags.allowUnlocked && !flags.check) throw new UsageError("--allow-unlocked goes with --check");
     // Loading the registry client and its credentials overlaps with reading the set.
     const opening = openRegistryAccess(flags);
     opening.catch(() => undefined);
-    const text = await readSetFile(file);
-    let desired;
+    let text: string;
+    let desired: DesiredState;
+    let update: ((image: string) => boolean) | undefined;
     try {
+      text = (await readBoundedFile(file)).text;
       desired = mergeImageSets(parseImageSet(text, file));
+      if (flags.update)
+        update = images.length > 0 ? selectEntries(desired.entries, images, file) : () => true;
     } catch (error) {
-      if (error instanceof ImageSetError) throw new UsageError(error.message);
+      if (error instanceof InputError) throw new UsageError(error.message);
       throw error;
     }
-    // --check looks at locked entries that carry a tag; lock at entries with no digest yet.
+    // --check asks about locked entries that carry a tag; lock about entries with no digest yet,
+    // and --update also about the locked entries it accepts new digests for.
     const entries = desired.entries.filter((e) =>
       flags.check
         ? e.digest !== undefined && effectiveTag(e.reference) !== undefined
-        : e.digest === undefined,
+        : update === undefined
+          ? e.digest === undefined
+          : update(e.image) && e.reference.digest === undefined,
     );
     const registry = await opening;
     const { resolved, failures } = await resolveAll(
@@ -82,31 +123,26 @@ export function lockCommand(context: CliContext): Command {
     ).finally(() => registry.client.close());
 
     if (flags.check) {
-      const drift = findDrift(entries, resolved);
+      const check = checkLock(desired.entries, resolved, { allowUnlocked: flags.allowUnlocked });
       context.io.stdout.write(
         flags.output === "json"
-          ? JSON.stringify({ drift, failures }, null, 2) + "\n"
-          : drift.length === 0 && failures.length === 0
-            ? `${entries.length} locked entr${entries.length === 1 ? "y" : "ies"}: no drift\n`
-            : formatTable(
-                ["IMAGE", "LOCKED", "REGISTRY NOW"],
-                drift.map((d) => [d.image, d.locked, d.current]),
-              ) + failureLines(failures),
+          ? JSON.stringify({ drift: check.drift, unlocked: check.unlocked, failures }, null, 2) + "\n"
+          : checkReport(entries.length, check, flags.allowUnlocked) + failureLines(failures),
       );
-      context.exitCode = drift.length > 0 || failures.length > 0 ? ExitCode.failed : ExitCode.ok;
+      context.exitCode = check.passed && failures.length === 0 ? ExitCode.ok : ExitCode.failed;
       return;
     }
 
-    const locked = lockImageSet(text, file, resolved);
+    const locked = lockImageSet(text, file, resolved, update === undefined ? {} : { update });
     const target = flags.out ?? file;
     if (target === "-") context.io.stdout.write(locked.text);
     else if (locked.text !== text || target !== file) await writeFile(target, locked.text);
-    const report = locked.changed.map((c) => [c.image, c.digest]);
+    const report = locked.changed.map((c) => [c.image, c.digest, c.previous ?? "-"]);
     const destination = target === "-" ? context.io.stderr : context.io.stdout;
     destination.write(
       flags.output === "json"
         ? JSON.stringify({ file: target, locked: locked.changed, failures }, null, 2) + "\n"
-        : (report.length > 0 ? formatTable(["IMAGE", "DIGEST"], report) : "") +
+        : (report.length > 0 ? formatTable(["IMAGE", "DIGEST", "REPLACED"], report) : "") +
             `${locked.changed.length} entr${locked.changed.length === 1 ? "y" : "ies"} locked in ${target === "-" ? "stdout" : target}\n` +
             failureLines(failures),
     );
@@ -114,14 +150,27 @@ export function lockCommand(context: CliContext): Command {
   });
 }
 
-async function readSetFile(file: string): Promise<string> {
-  try {
-    return await readFile(file, "utf8");
-  } catch (error) {
-    throw new UsageError(
-      `${file}: ${(error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : String(error)}`,
+function checkReport(locked: number, check: LockCheck, allowUnlocked: boolean): string {
+  const lines: string[] = [];
+  if (check.drift.length > 0) {
+    lines.push(
+      formatTable(
+        ["IMAGE", "LOCKED", "REGISTRY NOW"],
+        check.drift.map((d) => [d.image, d.locked, d.current]),
+      ).trimEnd(),
+      "accept the new digests with: prepull lock --update IMAGESET [IMAGE...]",
+    );
+  } else {
+    lines.push(`${locked} locked entr${locked === 1 ? "y" : "ies"}: no drift`);
+  }
+  if (check.unlocked.length > 0) {
+    lines.push(
+      `${check.unlocked.length} entr${check.unlocked.length === 1 ? "y has" : "ies have"} no digest` +
+        `${allowUnlocked ? " (allowed)" : "; lock them with prepull lock, or pass --allow-unlocked"}:`,
+      ...check.unlocked.map((image) => `  ${image}`),
     );
   }
+  return lines.join("\n") + "\n";
 }
 
 function failureLines(failures: readonly Failure[]): string {

@@ -1,12 +1,24 @@
+export { ImageSetError, type DesiredState, type ImageSetDocument, type ImageSetEntry } from "./imageset.ts";
+export { DEFAULT_LIMITS, type ImageSetLimits } from "./limits.ts";
+export { desiredStateFromImages, generationOf, mergeImageSets } from "./merge.ts";
+export { parseImageSet } from "./parse.ts";
+export { readBoundedFile } from "./read.ts";
 export {
-  desiredStateFromImages,
-  generationOf,
-  ImageSetError,
-  mergeImageSets,
-  parseImageSet,
-  type DesiredState,
-  type ImageSetDocument,
-  type ImageSetEntry,
-} from "./imageset.ts";
-export { loadDesiredState, watchDesiredState, type DesiredStateWatcher } from "./load.ts";
-export { findDrift, lockImageSet, serializeImageSet } from "./lock.ts";
+  createImageSetReader,
+  loadDesiredState,
+  type ImageSetParser,
+  type ImageSetReader,
+} from "./reader.ts";
+export { workerParser } from "./worker-parser.ts";
+export { watchDesiredState, type DesiredStateWatcher } from "./watch.ts";
+export {
+  checkLock,
+  findDrift,
+  lockImageSet,
+  selectEntries,
+  type Drift,
+  type LockChange,
+  type LockCheck,
+  type LockOptions,
+} from "./lock.ts";
+export { serializeImageSet } from "./serialize.ts";

@@ -1,50 +1,8 @@
 import { watch, type FSWatcher } from "node:fs";
-import { readdir, readFile, stat } from "node:fs/promises";
-import { dirname, join } from "node:path";
-import {
-  ImageSetError,
-  mergeImageSets,
-  parseImageSet,
-  type DesiredState,
-  type ImageSetDocument,
-} from "./imageset.ts";
-
-const SET_FILE = /\.(ya?ml|json)$/;
-
-/** Every ImageSet file a path names: itself, or the set files directly in a directory. */
-async function filesOf(path: string): Promise<string[]> {
-  let info;
-  try {
-    info = await stat(path);
-  } catch {
-    throw new ImageSetError(path, "no such file or directory");
-  }
-  if (!info.isDirectory()) return [path];
-  // Dot entries are ConfigMap plumbing (`..data`, `..2026_…`); the keys link through them.
-  const names = (await readdir(path)).filter((name) => !name.startsWith(".") && SET_FILE.test(name)).sort();
-  const files: string[] = [];
-  for (const name of names) {
-    const file = join(path, name);
-    if ((await stat(file).catch(() => undefined))?.isFile() === true) files.push(file);
-  }
-  return files;
-}
-
-/** Reads and merges the sets at `paths` (files and directories). */
-export async function loadDesiredState(paths: readonly string[]): Promise<DesiredState> {
-  const documents: ImageSetDocument[] = [];
-  let files = 0;
-  for (const path of paths) {
-    for (const file of await filesOf(path)) {
-      files += 1;
-      documents.push(...parseImageSet(await readFile(file, "utf8"), file));
-    }
-  }
-  if (files === 0) {
-    throw new ImageSetError(paths.join(", "), "no ImageSet files (*.yaml, *.yml, *.json) found");
-  }
-  return mergeImageSets(documents);
-}
+import { dirname } from "node:path";
+import type { DesiredState } from "./imageset.ts";
+import { createImageSetReader, type ImageSetReader } from "./reader.ts";
+import { workerParser } from "./worker-parser.ts";
 
 export interface DesiredStateWatcher {
   close(): void;
@@ -52,9 +10,10 @@ export interface DesiredStateWatcher {
 
 /**
  * Re-reads the sets when they change. A ConfigMap volume swaps its `..data` symlink atomically
- * rather than writing files, so directories are watched and also polled. `onChange` fires when
- * the generation changes or a broken config becomes valid again; `onError` when a new version is
- * invalid — the caller keeps the last good state.
+ * rather than writing files, so directories are watched and also polled; a poll that finds no
+ * file changed costs a few stats (see `createImageSetReader`). Files are parsed off the main
+ * thread by default. `onChange` fires when the generation changes or a broken config becomes
+ * valid again; `onError` when a new version is invalid — the caller keeps the last good state.
  */
 export function watchDesiredState(
   paths: readonly string[],
@@ -63,9 +22,11 @@ export function watchDesiredState(
     onError(error: Error): void;
     debounceMs?: number;
     pollIntervalMs?: number;
+    reader?: ImageSetReader;
   },
   initialGeneration?: string,
 ): DesiredStateWatcher {
+  const reader = handlers.reader ?? createImageSetReader({ parse: workerParser() });
   let generation = initialGeneration;
   let lastError: string | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -78,7 +39,7 @@ export function watchDesiredState(
     if (reading || isClosed()) return;
     reading = true;
     try {
-      const state = await loadDesiredState(paths);
+      const { state } = await reader.read(paths);
       if (isClosed()) return;
       if (state.generation !== generation || lastError !== undefined) {
         generation = state.generation;
