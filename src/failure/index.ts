@@ -29,3 +29,5 @@ export class ClassifiedError extends Error {
 export function isClassifiedError(error: unknown): error is ClassifiedError {
   return error instanceof ClassifiedError;
 }
+
+export { InputError, isInputError, type InputLocation } from "./input.ts";

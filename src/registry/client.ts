@@ -5,6 +5,7 @@ import { ClassifiedError, isClassifiedError, type FailureKind } from "../failure
 import {
   formatReference,
   isLoopbackRegistry,
+  manifestReference,
   registryApiHost,
   type ImageReference,
 } from "../reference/index.ts";
@@ -471,7 +472,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
     resolveOptions: ResolveOptions,
   ): Promise<ResolvedImage> {
     const { reference } = target;
-    const ref = reference.digest ?? reference.tag ?? "latest";
+    const ref = manifestReference(reference);
     const head = await send(
       "HEAD",
       endpoint,
