@@ -2,10 +2,16 @@ import { writeFile } from "node:fs/promises";
 import { Command, Option } from "commander";
 import PQueue from "p-queue";
 import { isClassifiedError } from "../failure/index.ts";
-import { pinManifest, scanManifests, warmKey, type ScannedContainer } from "../manifests/index.ts";
+import { loadDesiredState } from "../imageset/index.ts";
+import {
+  pinManifest,
+  readManifestSources,
+  scanManifests,
+  warmKey,
+  type ScannedContainer,
+} from "../manifests/index.ts";
 import { withDefaultTag } from "../reference/index.ts";
 import { ExitCode, UsageError, type CliContext } from "./context.ts";
-import { loadImageSets, readManifests } from "./inputs.ts";
 import { addRegistryOptions, openRegistryAccess, type RegistryFlags } from "./registry-options.ts";
 import { countOf, formatLocation } from "./units.ts";
 
@@ -16,7 +22,7 @@ interface PinFlags extends RegistryFlags {
 
 /** Digests from a locked ImageSet, by the image's exact string and by the name the runtime resolves. */
 async function digestsFromSet(file: string): Promise<Map<string, string>> {
-  const state = await loadImageSets([file]);
+  const state = await loadDesiredState([file]);
   const digests = new Map<string, string>();
   for (const entry of state.entries) {
     if (entry.digest === undefined) continue;
@@ -77,7 +83,7 @@ export function pinCommand(context: CliContext): Command {
   addRegistryOptions(command);
   return command.action(async (paths: string[], flags: PinFlags) => {
     if (flags.inPlace && paths.includes("-")) throw new UsageError("--in-place cannot rewrite stdin");
-    const sources = await readManifests(paths, context.io.stdin);
+    const sources = await readManifestSources(paths, context.io.stdin);
     const scan = scanManifests(sources);
     if (scan.errors.length > 0) {
       for (const error of scan.errors) {

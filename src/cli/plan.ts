@@ -1,7 +1,8 @@
 import { Command, Option } from "commander";
-import { serializeImageSet } from "../imageset/index.ts";
+import { loadDesiredState, serializeImageSet } from "../imageset/index.ts";
 import {
   lintContainers,
+  readManifestSources,
   scanManifests,
   SEVERITY_RANK,
   warmKey,
@@ -15,7 +16,6 @@ import {
 import { ExitCode, type CliContext } from "./context.ts";
 import { outputOption } from "./options.ts";
 import { formatTable } from "./table.ts";
-import { loadImageSets, readManifests } from "./inputs.ts";
 import { countOf, formatLocation } from "./units.ts";
 
 interface PlanFlags {
@@ -27,7 +27,7 @@ interface PlanFlags {
 
 async function warmedBy(file: string | undefined): Promise<Set<string> | undefined> {
   if (file === undefined) return undefined;
-  const state = await loadImageSets([file]);
+  const state = await loadDesiredState([file]);
   return new Set(state.entries.map((entry) => warmKey(entry.reference)));
 }
 
@@ -77,7 +77,7 @@ export function planCommand(context: CliContext): Command {
     )
     .addOption(new Option("--name <name>", "metadata.name of the emitted ImageSet").default("planned"))
     .action(async (paths: string[], flags: PlanFlags) => {
-      const scan = scanManifests(await readManifests(paths, context.io.stdin));
+      const scan = scanManifests(await readManifestSources(paths, context.io.stdin));
       const findings = lintContainers(scan.containers, { warmed: await warmedBy(flags.imageset) });
       for (const error of scan.errors)
         context.io.stderr.write(`prepull: ${formatLocation(error.file, error.line)}: ${error.message}\n`);

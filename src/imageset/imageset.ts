@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { isMap, isSeq, LineCounter, parseAllDocuments, type Document } from "yaml";
 import type { z } from "zod";
+import { InputError } from "../failure/index.ts";
 import { InvalidReferenceError, parseReference, type ImageReference } from "../reference/index.ts";
 import { imageSetSchema } from "./schema.ts";
 
@@ -28,7 +29,7 @@ export interface DesiredState {
   readonly files: readonly string[];
 }
 
-export class ImageSetError extends Error {
+export class ImageSetError extends InputError {
   readonly file: string;
   readonly path: string | undefined;
   readonly value: unknown;
@@ -41,7 +42,7 @@ export class ImageSetError extends Error {
   ) {
     const where = `${file}${options.line === undefined ? "" : `:${options.line}`}`;
     const path = options.path === undefined || options.path === "" ? "" : ` ${options.path}:`;
-    super(`${where}:${path} ${detail}`);
+    super(`${where}:${path} ${detail}`, { source: file, field: options.path });
     this.name = "ImageSetError";
     this.file = file;
     this.path = options.path;
@@ -162,7 +163,13 @@ export function parseImageSet(text: string, file: string): ImageSetDocument[] {
         line === undefined ? {} : { line },
       );
     }
-    const input: unknown = document.toJS();
+    let input: unknown;
+    try {
+      input = document.toJS();
+    } catch (error) {
+      // yaml refuses documents whose aliases expand without bound ("billion laughs").
+      throw new ImageSetError(file, `not valid YAML: ${(error as Error).message}`);
+    }
     if (input === null || input === undefined) continue;
     const parsed = imageSetSchema.safeParse(input);
     if (!parsed.success) throw schemaError(file, parsed.error, input, document, lines);

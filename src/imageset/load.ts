@@ -11,15 +11,25 @@ import {
 
 const SET_FILE = /\.(ya?ml|json)$/;
 
+const STAT_PROBLEMS: Record<string, string> = {
+  ENOENT: "no such file or directory",
+  ELOOP: "too many levels of symbolic links (a symlink loop?)",
+  EACCES: "permission denied",
+  ENOTDIR: "a path component is not a directory",
+};
+
 /** Every ImageSet file a path names: itself, or the set files directly in a directory. */
 async function filesOf(path: string): Promise<string[]> {
   let info;
   try {
     info = await stat(path);
-  } catch {
-    throw new ImageSetError(path, "no such file or directory");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? "";
+    throw new ImageSetError(path, STAT_PROBLEMS[code] ?? `cannot read (${code})`);
   }
-  if (!info.isDirectory()) return [path];
+  // Devices, pipes and sockets (/dev/zero) never end or never hold a set.
+  if (info.isFile()) return [path];
+  if (!info.isDirectory()) throw new ImageSetError(path, "not a regular file or a directory");
   // Dot entries are ConfigMap plumbing (`..data`, `..2026_…`); the keys link through them.
   const names = (await readdir(path)).filter((name) => !name.startsWith(".") && SET_FILE.test(name)).sort();
   const files: string[] = [];
@@ -30,18 +40,21 @@ async function filesOf(path: string): Promise<string[]> {
   return files;
 }
 
+/** The ImageSet files `paths` name, in order; a directory's set files sorted by name. */
+export async function imageSetFiles(paths: readonly string[]): Promise<string[]> {
+  const files: string[] = [];
+  for (const path of paths) files.push(...(await filesOf(path)));
+  if (files.length === 0) {
+    throw new ImageSetError(paths.join(", "), "no ImageSet files (*.yaml, *.yml, *.json) found");
+  }
+  return files;
+}
+
 /** Reads and merges the sets at `paths` (files and directories). */
 export async function loadDesiredState(paths: readonly string[]): Promise<DesiredState> {
   const documents: ImageSetDocument[] = [];
-  let files = 0;
-  for (const path of paths) {
-    for (const file of await filesOf(path)) {
-      files += 1;
-      documents.push(...parseImageSet(await readFile(file, "utf8"), file));
-    }
-  }
-  if (files === 0) {
-    throw new ImageSetError(paths.join(", "), "no ImageSet files (*.yaml, *.yml, *.json) found");
+  for (const file of await imageSetFiles(paths)) {
+    documents.push(...parseImageSet(await readFile(file, "utf8"), file));
   }
   return mergeImageSets(documents);
 }

@@ -2,6 +2,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { z } from "zod";
+import { InputError } from "../failure/index.ts";
 import { isLoopbackRegistry } from "../reference/index.ts";
 
 /** One place to contact for a registry: a mirror or the upstream itself. */
@@ -81,18 +82,18 @@ export function parseHostsToml(text: string, host: string, dir: string): Registr
   try {
     raw = parseToml(text);
   } catch (error) {
-    throw new Error(
+    throw new InputError(
       `${join(dir, "hosts.toml")}: not valid TOML: ${(error as Error).message.split("\n")[0] ?? ""}`,
-      {
-        cause: error,
-      },
+      { source: join(dir, "hosts.toml") },
+      { cause: error },
     );
   }
   const parsed = hostsFile.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new Error(
+    throw new InputError(
       `${join(dir, "hosts.toml")}: ${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}`,
+      { source: join(dir, "hosts.toml"), field: issue?.path.join(".") },
     );
   }
   const config = parsed.data;
