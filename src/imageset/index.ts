@@ -8,5 +8,5 @@ export {
   type ImageSetDocument,
   type ImageSetEntry,
 } from "./imageset.ts";
-export { loadDesiredState, watchDesiredState, type DesiredStateWatcher } from "./load.ts";
-export { findDrift, lockImageSet, serializeImageSet } from "./lock.ts";
+export { imageSetFiles, loadDesiredState, watchDesiredState, type DesiredStateWatcher } from "./load.ts";
+export { findDrift, lockImageSet, serializeImageSet, updateLockedDigests } from "./lock.ts";

@@ -75,6 +75,44 @@ export function lockImageSet(
   return { text: output, changed };
 }
 
+/**
+ * Rewrites the `digest:` of locked `{image, digest}` entries to what `resolved` says their tag points
+ * at now (`prepull lock --update`), byte for byte elsewhere. Entries whose image carries its own
+ * `@digest` are what pods write, so they are left alone.
+ */
+export function updateLockedDigests(
+  text: string,
+  file: string,
+  resolved: ReadonlyMap<string, string>,
+): { text: string; changed: Array<{ image: string; from: string; digest: string }> } {
+  const edits: Edit[] = [];
+  const changed: Array<{ image: string; from: string; digest: string }> = [];
+  for (const document of parseAllDocuments(text)) {
+    if (document.errors.length > 0) {
+      throw new ImageSetError(file, `not valid YAML: ${document.errors[0]?.message.split("\n")[0] ?? ""}`);
+    }
+    const images = document.getIn(["spec", "images"], true);
+    if (!isSeq(images)) continue;
+    for (const item of images.items) {
+      if (!isMap(item)) continue;
+      const image = item.get("image");
+      const pair = item.items.find((p) => isScalar(p.key) && p.key.value === "digest");
+      const current = isScalar(pair?.value) ? pair.value.value : undefined;
+      const range = rangeOf(pair?.value as Node | undefined);
+      if (typeof image !== "string" || typeof current !== "string" || range === undefined) continue;
+      const digest = resolved.get(image);
+      if (digest === undefined || digest === current || image.includes("@")) continue;
+      edits.push({ start: range[0], end: range[1], text: digest });
+      changed.push({ image, from: current, digest });
+    }
+  }
+  let output = text;
+  for (const edit of edits.sort((a, b) => b.start - a.start)) {
+    output = output.slice(0, edit.start) + edit.text + output.slice(edit.end);
+  }
+  return { text: output, changed };
+}
+
 /** Locked entries whose tag now points at another digest. */
 export function findDrift(
   entries: readonly ImageSetEntry[],
