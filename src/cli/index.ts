@@ -23,11 +23,21 @@ export function errorLine(kind: string, message: string): string {
   return `prepull: ${kind}: ${message.replace(/\s*\n\s*/g, " ").trim()}\n`;
 }
 
-/** `option '--resync <duration>' argument '0s' is invalid. must be…` → `--resync "0s": must be…`. */
+/**
+ * `option '--resync <duration>' argument '0s' is invalid. must be…` → `--resync "0s": must be…`,
+ * and `… value '0s' from env 'PREPULL_RESYNC' is invalid. …` → `--resync "0s" (from PREPULL_RESYNC): …`.
+ */
 function commanderMessage(text: string): string {
   const message = text.replace(/^error: /, "").trim();
-  const invalid = /^option '(-\w, )?(--[\w-]+)[^']*' argument '(.*)' is invalid\. (.*)$/s.exec(message);
-  return invalid === null ? message : `${invalid[2] ?? ""} "${invalid[3] ?? ""}": ${invalid[4] ?? ""}`;
+  const invalid =
+    /^option '(?:-\w, )?(--[\w-]+)[^']*' (?:argument '(.*)'|value '(.*)' from env '(\w+)') is invalid\. (.*)$/s.exec(
+      message,
+    );
+  if (invalid === null) return message;
+  const [, flag = "", argument, envValue, env, reason = ""] = invalid;
+  return env === undefined
+    ? `${flag} "${argument ?? ""}": ${reason}`
+    : `${flag} "${envValue ?? ""}" (from ${env}): ${reason}`;
 }
 
 export function buildProgram(context: CliContext): Command {

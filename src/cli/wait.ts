@@ -199,7 +199,10 @@ export function waitCommand(context: CliContext): Command {
       ),
     )
     .addOption(
-      durationOption("-t, --timeout <duration>", "give up after this long", "15m").env("PREPULL_TIMEOUT"),
+      // Zero is one round: "are they warm now?".
+      durationOption("-t, --timeout <duration>", "give up after this long", "15m", { allowZero: true }).env(
+        "PREPULL_TIMEOUT",
+      ),
     )
     .addOption(durationOption("--interval <duration>", "time between polls", "5s").env("PREPULL_INTERVAL"))
     .addOption(outputOption(["text", "wide", "json"]))

@@ -151,6 +151,15 @@ describe("durations", () => {
   });
 });
 
+describe("durations from the environment", () => {
+  it("name the flag and the variable", async () => {
+    const run = await runPrepull(["agent", "--config", join(dir, "good.yaml"), "-r", endpoint], {
+      PREPULL_RESYNC: "0s",
+    });
+    expectInputError(run, '--resync "0s" (from PREPULL_RESYNC)');
+  });
+});
+
 describe("one error style", () => {
   it("commander's own errors and ours share the prefix", async () => {
     const unknown = await runPrepull(["warm", "--frob"]);
