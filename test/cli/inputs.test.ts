@@ -160,6 +160,16 @@ describe("durations from the environment", () => {
   });
 });
 
+describe("numbers for scripts", () => {
+  it("wait -o json rounds seconds to milliseconds", async () => {
+    const run = await runMain(["wait", "--agents", "127.0.0.1:1", "-t", "1ms", "-o", "json"]);
+    expect(run.code).toBe(1);
+    const { seconds } = JSON.parse(run.stdout) as { seconds: number };
+    expect(Math.round(seconds * 1000) / 1000).toBe(seconds);
+    expect(run.stdout).not.toMatch(/"seconds": \d+\.\d{4,}/);
+  });
+});
+
 describe("one error style", () => {
   it("commander's own errors and ours share the prefix", async () => {
     const unknown = await runPrepull(["warm", "--frob"]);
