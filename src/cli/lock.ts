@@ -181,17 +181,9 @@ export function lockCommand(context: CliContext): Command {
     for (const [index, file] of files.entries()) {
       const text = texts[index] ?? "";
       const added = lockImageSet(text, file, resolved);
+      // Only what was asked is in `resolved`: the unlocked entries (just locked) and those to update.
       const moved = flags.update
-        ? updateLockedDigests(
-            added.text,
-            file,
-            new Map(
-              updating.flatMap((e) => {
-                const now = resolved.get(e.image);
-                return now === undefined ? [] : [[e.image, now] as const];
-              }),
-            ),
-          )
+        ? updateLockedDigests(added.text, file, resolved)
         : { text: added.text, changed: [] };
       written.push(
         ...added.changed.map((c) => ({ file, ...c })),
