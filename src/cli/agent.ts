@@ -66,7 +66,9 @@ export function agentCommand(context: CliContext): Command {
       "Keep the images of one or more ImageSets warm on this node. Files are re-read when they change " +
         "(ConfigMap volumes included); an invalid new version is reported and the last good set is kept. " +
         "Serves GET /healthz, /readyz, /metrics and /v1/status. Every flag can also be set through an " +
-        "environment variable named PREPULL_<FLAG>, e.g. PREPULL_CONCURRENCY.",
+        "environment variable named PREPULL_<FLAG>, e.g. PREPULL_CONCURRENCY.\n\n" +
+        "Exit status: 0 after SIGTERM or SIGINT, 2 when the flags or the ImageSets are invalid at start " +
+        "(later invalid versions are reported and the last good set is kept).",
     )
     .addOption(
       repeatableOption("--config <path>", "an ImageSet file or directory")

@@ -28,7 +28,7 @@ export function statusCommand(context: CliContext): Command {
     .summary("show this node's images, or how far it is from an ImageSet")
     .description(
       "Without --config, list the images the runtime holds. With --config, compare one ListImages " +
-        "answer against the set (nothing is pulled). Exit status: 0 when every entry is present, 1 otherwise.",
+        "answer against the set (nothing is pulled). Exit status: 0 when every entry is present, 1 otherwise, 2 on usage or input errors.",
     )
     .addOption(repeatableOption("--config <path>", "an ImageSet file or directory"))
     .addOption(outputOption(["text", "wide", "json"]));

@@ -163,7 +163,7 @@ export function waitCommand(context: CliContext): Command {
         "not get better by waiting (not_found, auth, invalid, drifted) or an agent's config error end " +
         "the wait early.\n\n" +
         "Exit status: 0 when every agent is warm, 1 on timeout or failure (with a per-node report), " +
-        "2 on usage errors.",
+        "2 on usage or input errors.",
     )
     .addOption(
       new Option("--agents <host:port,...>", "agent addresses, comma-separated or repeated")

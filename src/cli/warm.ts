@@ -33,7 +33,7 @@ export function warmCommand(context: CliContext): Command {
       "Warm images on this node once and report. Each IMAGE is written exactly as pods write it " +
         "(name[:tag][@digest]). Present images are not pulled again; name:tag@digest pulls the digest and " +
         "records the tag only if the registry's tag still points at that digest.\n\n" +
-        "Exit status: 0 when every image is present, 1 when any failed or drifted, 2 on usage errors.",
+        "Exit status: 0 when every image is present, 1 when any failed or drifted, 2 on usage or input errors.",
     )
     .argument("[image...]", "image references as pods write them")
     .addOption(repeatableOption("--config <path>", "warm an ImageSet file or directory instead"))
@@ -50,7 +50,7 @@ export function warmCommand(context: CliContext): Command {
   return command.action(async (images: string[], flags: WarmFlags) => {
     const desired = await desiredState(images, flags.config);
     if (flags.timeout !== undefined) {
-      context.io.stderr.write("prepull: warm --timeout is deprecated; use --pull-timeout\n");
+      context.io.stderr.write("prepull: warning: --timeout is deprecated; use --pull-timeout\n");
     }
     const pullTimeoutMs = flags.timeout ?? flags.pullTimeout;
     const [{ connectRuntime }, { pullAuthFrom }] = await Promise.all([
