@@ -33,6 +33,15 @@ export function shortenFailure(image: string, message: string): string {
   return kept.length === 0 ? message : kept.join(": ");
 }
 
+/**
+ * Every error the CLI prints has one shape, `prepull: <kind>: <message>`: `usage` for flags and
+ * arguments, `input` for files, fields, references and values the user gave (both exit 2), a
+ * failure kind (`network`, `auth`, …) or `error` for the rest (exit 1).
+ */
+export function errorLine(kind: string, message: string): string {
+  return `prepull: ${kind}: ${message.replace(/\s*\n\s*/g, " ").trim()}\n`;
+}
+
 /** `IMAGE: KIND: message`: one line per image in every report. */
 export function failureLine(image: string, kind: string | undefined, message: string): string {
   return `${image}: ${kind === undefined ? "" : `${kind}: `}${shortenFailure(image, message)}\n`;

@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import { isClassifiedError, isInputError } from "../failure/index.ts";
 import { ExitCode, UsageError, type CliContext, type CommandIO } from "./context.ts";
 import { agentCommand } from "./agent.ts";
+import { errorLine } from "./failure-text.ts";
 import { lockCommand } from "./lock.ts";
 import { pinCommand } from "./pin.ts";
 import { planCommand } from "./plan.ts";
@@ -12,15 +13,6 @@ import { warmCommand } from "./warm.ts";
 
 function processIO(): CommandIO {
   return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env };
-}
-
-/**
- * Every error the CLI prints has one shape, `prepull: <kind>: <message>`: `usage` for flags and
- * arguments, `input` for files, fields, references and values the user gave (both exit 2), a
- * failure kind (`network`, `auth`, …) or `error` for the rest (exit 1).
- */
-export function errorLine(kind: string, message: string): string {
-  return `prepull: ${kind}: ${message.replace(/\s*\n\s*/g, " ").trim()}\n`;
 }
 
 /**

@@ -14,6 +14,7 @@ import {
   type Severity,
 } from "../manifests/index.ts";
 import { ExitCode, type CliContext } from "./context.ts";
+import { errorLine } from "./failure-text.ts";
 import { outputOption } from "./options.ts";
 import { formatTable } from "./table.ts";
 import { countOf, formatLocation } from "./units.ts";
@@ -80,7 +81,9 @@ export function planCommand(context: CliContext): Command {
       const scan = scanManifests(await readManifestSources(paths, context.io.stdin));
       const findings = lintContainers(scan.containers, { warmed: await warmedBy(flags.imageset) });
       for (const error of scan.errors)
-        context.io.stderr.write(`prepull: ${formatLocation(error.file, error.line)}: ${error.message}\n`);
+        context.io.stderr.write(
+          errorLine("input", `${formatLocation(error.file, error.line)}: ${error.message}`),
+        );
 
       if (flags.output === "imageset") {
         const images = [

@@ -180,6 +180,18 @@ describe("one error style", () => {
     expect(both.stderr).toMatch(/^prepull: usage: warm takes either IMAGE arguments or --config/);
   });
 
+  it("plan and pin report malformed manifests in the same shape", async () => {
+    const broken = join(dir, "broken.yaml");
+    await writeFile(broken, "kind: Pod\nspec: [unclosed\n");
+    for (const command of ["plan", "pin"]) {
+      const run = await runMain([command, broken]);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toMatch(new RegExp(`^prepull: input: ${broken.replace(/[.]/g, "\\.")}:\\d+: `, "m"));
+    }
+    const missing = join(dir, "absent-manifest.yaml");
+    expectInputError(await runMain(["plan", missing]), missing);
+  });
+
   it("a runtime that is not there is a failure (exit 1) with its kind", async () => {
     const run = await runMain(["status", "-r", endpoint]);
     expect(run.code).toBe(1);
