@@ -1,13 +1,21 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { loadDesiredState } from "../imageset/index.ts";
+import { parseHostPort, type HostPort } from "../reference/index.ts";
 import { ExitCode, type CliContext } from "./context.ts";
 import { addRegistryOptions, openRegistryAccess, type RegistryFlags } from "./registry-options.ts";
-import { addRuntimeOptions, durationOption, positiveIntegerOption, type RuntimeFlags } from "./options.ts";
+import {
+  addRuntimeOptions,
+  durationOption,
+  PULL_TIMEOUT,
+  positiveIntegerOption,
+  repeatableOption,
+  type RuntimeFlags,
+} from "./options.ts";
 import { PREPULL_VERSION } from "./version.ts";
 
 interface AgentFlags extends RuntimeFlags, RegistryFlags {
   readonly config: string[];
-  readonly listen: string;
+  readonly listen: HostPort;
   readonly resync: number;
   readonly concurrency: number;
   readonly nodeName?: string;
@@ -31,6 +39,14 @@ function percentOption(flag: string, description: string, defaultValue: number):
   });
 }
 
+function listenAddress(value: string): HostPort {
+  const address = parseHostPort(value);
+  if (address === undefined) {
+    throw new InvalidArgumentError("expected HOST:PORT, e.g. 0.0.0.0:8080, :8080 or [::]:8080");
+  }
+  return { host: address.host === "" ? "0.0.0.0" : address.host, port: address.port };
+}
+
 function waitForSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
     const onSignal = (signal: NodeJS.Signals): void => {
@@ -50,16 +66,19 @@ export function agentCommand(context: CliContext): Command {
       "Keep the images of one or more ImageSets warm on this node. Files are re-read when they change " +
         "(ConfigMap volumes included); an invalid new version is reported and the last good set is kept. " +
         "Serves GET /healthz, /readyz, /metrics and /v1/status. Every flag can also be set through an " +
-        "environment variable named PREPULL_<FLAG>, e.g. PREPULL_CONCURRENCY.",
+        "environment variable named PREPULL_<FLAG>, e.g. PREPULL_CONCURRENCY.\n\n" +
+        "Exit status: 0 after SIGTERM or SIGINT, 2 when the flags or the ImageSets are invalid at start " +
+        "(later invalid versions are reported and the last good set is kept).",
     )
     .addOption(
-      new Option("--config <path...>", "ImageSet files or directories")
+      repeatableOption("--config <path>", "an ImageSet file or directory")
         .makeOptionMandatory()
         .env("PREPULL_CONFIG"),
     )
     .addOption(
       new Option("--listen <host:port>", "address of the status server")
-        .default("0.0.0.0:8080")
+        .default(listenAddress("0.0.0.0:8080"), "0.0.0.0:8080")
+        .argParser(listenAddress)
         .env("PREPULL_LISTEN"),
     )
     .addOption(
@@ -74,7 +93,7 @@ export function agentCommand(context: CliContext): Command {
       new Option("--node-name <name>", "name reported in status (default: $NODE_NAME, else the hostname)"),
     )
     .addOption(
-      durationOption("--pull-timeout <duration>", "deadline for each pull", "15m").env(
+      durationOption("--pull-timeout <duration>", "deadline for each pull", PULL_TIMEOUT).env(
         "PREPULL_PULL_TIMEOUT",
       ),
     )
@@ -83,6 +102,7 @@ export function agentCommand(context: CliContext): Command {
         "--spread <duration>",
         "spread the start of new generations across nodes up to this delay",
         "0s",
+        { allowZero: true },
       ).env("PREPULL_SPREAD"),
     )
     .addOption(
@@ -115,6 +135,7 @@ export function agentCommand(context: CliContext): Command {
         "--shutdown-grace <duration>",
         "on SIGTERM, how long running pulls may finish before they are cancelled",
         "20s",
+        { allowZero: true },
       ).env("PREPULL_SHUTDOWN_GRACE"),
     )
     .addOption(
@@ -128,9 +149,12 @@ export function agentCommand(context: CliContext): Command {
   addRegistryOptions(command);
   return command.action(async (flags: AgentFlags) => {
     // The daemon's modules load only when it runs, keeping the other commands quick to start.
-    const [{ defaultNodeName, startAgent }, { createLogger, parseListenAddress }, { connectRuntime }] =
-      await Promise.all([import("../agent/index.ts"), import("../http/index.ts"), import("./runtime.ts")]);
-    const { host, port } = parseListenAddress(flags.listen);
+    const [{ defaultNodeName, startAgent }, { createLogger }, { connectRuntime }] = await Promise.all([
+      import("../agent/index.ts"),
+      import("../http/index.ts"),
+      import("./runtime.ts"),
+    ]);
+    const { host, port } = flags.listen;
     const logger = createLogger({ level: flags.logLevel });
     const desired = await loadDesiredState(flags.config);
     const registry = await openRegistryAccess(flags);

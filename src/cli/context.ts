@@ -1,4 +1,5 @@
 import type { Readable, Writable } from "node:stream";
+import { InputError } from "../failure/index.ts";
 
 /** Exit codes scripts can rely on. */
 export const ExitCode = {
@@ -21,10 +22,10 @@ export interface CliContext {
   exitCode: number;
 }
 
-/** Wrong flags, arguments or configuration: exit 2 with a one-line message. */
-export class UsageError extends Error {
+/** Flags or arguments that do not go together: an input error about the command line itself. */
+export class UsageError extends InputError {
   constructor(message: string) {
-    super(message);
+    super(message, { source: "command line" });
     this.name = "UsageError";
   }
 }

@@ -1,7 +1,8 @@
 import { Command, CommanderError } from "commander";
-import { isClassifiedError } from "../failure/index.ts";
+import { isClassifiedError, isInputError } from "../failure/index.ts";
 import { ExitCode, UsageError, type CliContext, type CommandIO } from "./context.ts";
 import { agentCommand } from "./agent.ts";
+import { errorLine } from "./failure-text.ts";
 import { lockCommand } from "./lock.ts";
 import { pinCommand } from "./pin.ts";
 import { planCommand } from "./plan.ts";
@@ -14,17 +15,39 @@ function processIO(): CommandIO {
   return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env };
 }
 
+/**
+ * `option '--resync <duration>' argument '0s' is invalid. must be…` → `--resync "0s": must be…`,
+ * and `… value '0s' from env 'PREPULL_RESYNC' is invalid. …` → `--resync "0s" (from PREPULL_RESYNC): …`.
+ */
+function commanderMessage(text: string): string {
+  const message = text.replace(/^error: /, "").trim();
+  const invalid =
+    /^option '(?:-\w, )?(--[\w-]+)[^']*' (?:argument '(.*)'|value '(.*)' from env '(\w+)') is invalid\. (.*)$/s.exec(
+      message,
+    );
+  if (invalid === null) return message;
+  const [, flag = "", argument, envValue, env, reason = ""] = invalid;
+  return env === undefined
+    ? `${flag} "${argument ?? ""}": ${reason}`
+    : `${flag} "${envValue ?? ""}" (from ${env}): ${reason}`;
+}
+
 export function buildProgram(context: CliContext): Command {
+  const output = {
+    writeOut: (text: string) => context.io.stdout.write(text),
+    writeErr: (text: string) => context.io.stderr.write(text),
+    // Commander's own messages ("error: unknown option '--x'") in the same shape as ours.
+    outputError: (text: string, write: (text: string) => void) => {
+      write(errorLine("usage", commanderMessage(text)));
+    },
+  };
   const program = new Command("prepull")
     .description(
       "Keep container images warm on Kubernetes nodes: pulled by digest, ahead of time, under the exact names pods use.",
     )
     .version(PREPULL_VERSION)
     .showSuggestionAfterError()
-    .configureOutput({
-      writeOut: (text) => context.io.stdout.write(text),
-      writeErr: (text) => context.io.stderr.write(text),
-    })
+    .configureOutput(output)
     .exitOverride();
   program.addCommand(warmCommand(context));
   program.addCommand(agentCommand(context));
@@ -34,7 +57,7 @@ export function buildProgram(context: CliContext): Command {
   program.addCommand(pinCommand(context));
   program.addCommand(waitCommand(context));
   for (const command of program.commands) {
-    command.exitOverride().configureOutput(program.configureOutput());
+    command.exitOverride().configureOutput(output);
   }
   return program;
 }
@@ -47,16 +70,16 @@ export async function main(argv: string[], io: CommandIO = processIO()): Promise
     await program.parseAsync(argv, { from: "user" });
     return context.exitCode;
   } catch (error) {
+    // The one place where input errors, raised wherever input is read, become exit 2.
     if (error instanceof CommanderError) {
       return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
     }
-    if (error instanceof UsageError) {
-      io.stderr.write(`prepull: ${error.message}\n`);
+    if (isInputError(error)) {
+      io.stderr.write(errorLine(error instanceof UsageError ? "usage" : "input", error.message));
       return ExitCode.usage;
     }
     const message = error instanceof Error ? error.message : String(error);
-    const kind = isClassifiedError(error) ? ` (${error.kind})` : "";
-    io.stderr.write(`prepull: error${kind}: ${message}\n`);
+    io.stderr.write(errorLine(isClassifiedError(error) ? error.kind : "error", message));
     return ExitCode.failed;
   }
 }

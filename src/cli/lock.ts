@@ -4,24 +4,28 @@ import PQueue from "p-queue";
 import { InputError, isClassifiedError } from "../failure/index.ts";
 import {
   checkLock,
+  listImageSetFiles,
   lockImageSet,
   mergeImageSets,
   parseImageSet,
   readBoundedFile,
   selectEntries,
-  type DesiredState,
-  type LockCheck,
+  type ImageSetEntry,
 } from "../imageset/index.ts";
-import { formatReference } from "../reference/index.ts";
-import { effectiveTag } from "../warm/index.ts";
+import { effectiveTag, withDefaultTag } from "../reference/index.ts";
 import type { RegistryClient } from "../registry/index.ts";
 import { ExitCode, UsageError, type CliContext } from "./context.ts";
+import { failureLine } from "./failure-text.ts";
 import { addRegistryOptions, openRegistryAccess, type RegistryFlags } from "./registry-options.ts";
 import { positiveIntegerOption } from "./options.ts";
-import { formatTable } from "./table.ts";
+import { formatTable, shortDigest, TABLE_WIDTH } from "./table.ts";
+
+function entryCount(count: number, what = ""): string {
+  return `${String(count)} ${what}entr${count === 1 ? "y" : "ies"}`;
+}
 
 interface LockFlags extends RegistryFlags {
-  readonly output: "text" | "json";
+  readonly output: "text" | "wide" | "json";
   readonly out?: string;
   readonly check: boolean;
   readonly update: boolean;
@@ -35,29 +39,51 @@ interface Failure {
   readonly message: string;
 }
 
+/** Locked entries `--update` re-resolves: all of them, or those the IMAGE arguments name. */
+function entriesToUpdate(
+  entries: readonly ImageSetEntry[],
+  images: readonly string[],
+  path: string,
+): ImageSetEntry[] {
+  const movable = (entry: ImageSetEntry): boolean =>
+    entry.digest !== undefined && entry.reference.digest === undefined;
+  if (images.length === 0) return entries.filter(movable);
+  return images.flatMap((image) => {
+    const selected = selectEntries(entries, [image], path);
+    const named = entries.filter((entry) => selected(entry.image));
+    const pinned = named.find((entry) => entry.reference.digest !== undefined);
+    if (pinned !== undefined) {
+      throw new InputError(
+        `${image}: the digest is part of the image string pods use; change it there (prepull pin) and in the set`,
+        { reference: image, source: pinned.sources[0] },
+      );
+    }
+    return named.filter(movable);
+  });
+}
+
 export function lockCommand(context: CliContext): Command {
   const command = new Command("lock")
-    .summary("resolve the tags of an ImageSet to digests and write them in")
+    .summary("resolve the tags of ImageSets to digests and write them in")
     .description(
       "Ask each registry (with the node's credentials and mirrors) which digest every tag-only entry " +
-        "points at, and write `digest:` into the set, keeping comments and layout. A locked digest is " +
-        "never changed unless --update accepts what the tag points at now, for every entry or the IMAGEs " +
-        "named. With --check, change nothing: exit 1 if a locked tag now points elsewhere (drift) or an " +
-        "entry has no digest at all (unless --allow-unlocked).\n\n" +
-        "Exit status: 0 locked (or check passed), 1 drift, unlocked entries or resolution failures, 2 " +
-        "usage or invalid files.",
+        "points at, and write `digest:` into the set, keeping comments and layout. IMAGESET is a file or " +
+        "a directory of set files, as for --config.\n\n" +
+        "--update also re-resolves locked entries (all, or the IMAGEs named) and writes the digest their " +
+        "tag points at now: the way to accept a drifted tag. --check changes nothing: it lists locked " +
+        "entries whose tag now points elsewhere and entries not locked at all, and exits 1 if there are " +
+        "any (--allow-unlocked lets unlocked entries pass).\n\n" +
+        "Exit status: 0 locked (or nothing to report), 1 drift, unlocked entries or resolution failures, " +
+        "2 usage or invalid files.",
     )
-    .argument("<imageset>", "ImageSet file to lock")
-    .argument(
-      "[image...]",
-      "with --update: only these entries (a repository without a tag names all its tags)",
-    )
+    .argument("<imageset>", "ImageSet file or directory to lock")
+    .argument("[image...]", "with --update: only these entries, written as in the set")
     .addOption(
       new Option(
         "-o, --out <file>",
-        "write the locked set here instead of in place (- for stdout)",
+        "write the locked set here instead of in place (- for stdout); one set file only",
       ).argParser((value: string) => {
-        if (value === "text" || value === "json") {
+        if (value === "text" || value === "json" || value === "wide") {
           throw new InvalidArgumentError(
             `lock's -o names a file; for ${value} results use --output ${value}`,
           );
@@ -65,137 +91,138 @@ export function lockCommand(context: CliContext): Command {
         return value;
       }),
     )
+    .addOption(new Option("--check", "report drift and unlocked entries, write nothing").default(false))
     .addOption(
-      new Option("--check", "report drift and unlocked entries, write nothing")
-        .default(false)
-        .conflicts("update"),
+      new Option("--update", "also move locked entries to the digest their tag points at now").default(false),
     )
     .addOption(
-      new Option("--update", "accept the digest each tag points at now, replacing locked ones").default(
+      new Option("--allow-unlocked", "with --check: entries without a digest do not fail the check").default(
         false,
       ),
     )
-    .addOption(
-      new Option("--allow-unlocked", "with --check: entries without a digest do not fail").default(false),
-    )
     .addOption(positiveIntegerOption("-c, --concurrency <n>", "registry requests at once", 32))
     .addOption(
-      new Option("--output <format>", "format of the results").choices(["text", "json"]).default("text"),
+      new Option("--output <format>", "format of the results")
+        .choices(["text", "wide", "json"])
+        .default("text"),
     );
   addRegistryOptions(command);
-  return command.action(async (file: string, images: string[], flags: LockFlags) => {
+  return command.action(async (path: string, images: string[], flags: LockFlags) => {
     if (images.length > 0 && !flags.update) {
-      throw new UsageError(`lock names entries only with --update; got ${images.join(" ")}`);
+      throw new UsageError("IMAGE arguments name the entries --update re-resolves; add --update");
     }
+    if (flags.check && flags.update) throw new UsageError("--check writes nothing: give --check or --update");
     if (flags.allowUnlocked && !flags.check) throw new UsageError("--allow-unlocked goes with --check");
-    // Loading the registry client and its credentials overlaps with reading the set.
+    // Loading the registry client and its credentials overlaps with reading the sets.
     const opening = openRegistryAccess(flags);
     opening.catch(() => undefined);
-    let text: string;
-    let desired: DesiredState;
-    let update: ((image: string) => boolean) | undefined;
-    try {
-      text = (await readBoundedFile(file)).text;
-      desired = mergeImageSets(parseImageSet(text, file));
-      if (flags.update)
-        update = images.length > 0 ? selectEntries(desired.entries, images, file) : () => true;
-    } catch (error) {
-      if (error instanceof InputError) throw new UsageError(error.message);
-      throw error;
+    const files = (await listImageSetFiles([path])).map((listed) => listed.file);
+    if (flags.out !== undefined && files.length !== 1) {
+      throw new UsageError(`--out takes one set file; ${path} holds ${String(files.length)}`);
     }
-    // --check asks about locked entries that carry a tag; lock about entries with no digest yet,
-    // and --update also about the locked entries it accepts new digests for.
-    const entries = desired.entries.filter((e) =>
-      flags.check
-        ? e.digest !== undefined && effectiveTag(e.reference) !== undefined
-        : update === undefined
-          ? e.digest === undefined
-          : update(e.image) && e.reference.digest === undefined,
+    const texts = await Promise.all(files.map(async (file) => (await readBoundedFile(file)).text));
+    const desired = mergeImageSets(files.flatMap((file, index) => parseImageSet(texts[index] ?? "", file)));
+    const unlocked = desired.entries.filter((e) => e.digest === undefined);
+    // --check looks at locked entries that carry a tag (kubelet's default included).
+    const locked = desired.entries.filter(
+      (e) => e.digest !== undefined && effectiveTag(e.reference) !== undefined,
     );
+    const updating = flags.update ? entriesToUpdate(desired.entries, images, path) : [];
+    const asked = flags.check ? locked : [...unlocked, ...updating];
     const registry = await opening;
-    const { resolved, failures } = await resolveAll(
-      registry.client,
-      entries.map((e) => ({
-        image: e.image,
-        reference: { ...e.reference, tag: effectiveTag(e.reference), digest: undefined },
-      })),
-      flags.concurrency,
-    ).finally(() => registry.client.close());
+    const { resolved, failures } = await resolveAll(registry.client, asked, flags.concurrency).finally(() =>
+      registry.client.close(),
+    );
+    const wide = flags.output === "wide";
+    const digest = wide ? (d: string): string => d : shortDigest;
+    const fit = wide ? {} : { maxWidth: TABLE_WIDTH };
 
     if (flags.check) {
-      const check = checkLock(desired.entries, resolved, { allowUnlocked: flags.allowUnlocked });
+      const {
+        drift,
+        unlocked: notLocked,
+        passed,
+      } = checkLock(flags.allowUnlocked ? locked : [...locked, ...unlocked], resolved);
+      const clean = passed && failures.length === 0;
       context.io.stdout.write(
         flags.output === "json"
-          ? JSON.stringify({ drift: check.drift, unlocked: check.unlocked, failures }, null, 2) + "\n"
-          : checkReport(entries.length, check, flags.allowUnlocked) + failureLines(failures),
+          ? JSON.stringify({ drift, unlocked: notLocked, failures }, null, 2) + "\n"
+          : clean
+            ? `${entryCount(locked.length, "locked ")}: no drift\n`
+            : (drift.length > 0
+                ? formatTable(
+                    ["IMAGE", "LOCKED", "REGISTRY NOW"],
+                    drift.map((d) => [d.image, digest(d.locked), digest(d.current)]),
+                    fit,
+                  ) + `to accept: prepull lock --update ${path} ${drift.map((d) => d.image).join(" ")}\n`
+                : "") +
+              notLocked
+                .map((image) => failureLine(image, "unlocked", `no digest; run prepull lock ${path}`))
+                .join("") +
+              failures.map((f) => failureLine(f.image, f.kind, f.message)).join(""),
       );
-      context.exitCode = check.passed && failures.length === 0 ? ExitCode.ok : ExitCode.failed;
+      context.exitCode = clean ? ExitCode.ok : ExitCode.failed;
       return;
     }
 
-    const locked = lockImageSet(text, file, resolved, update === undefined ? {} : { update });
-    const target = flags.out ?? file;
-    if (target === "-") context.io.stdout.write(locked.text);
-    else if (locked.text !== text || target !== file) await writeFile(target, locked.text);
-    const report = locked.changed.map((c) => [c.image, c.digest, c.previous ?? "-"]);
-    const destination = target === "-" ? context.io.stderr : context.io.stdout;
+    const written: Array<{ file: string; image: string; digest: string; previous?: string }> = [];
+    const toUpdate = new Set(updating.map((entry) => entry.image));
+    for (const [index, file] of files.entries()) {
+      const text = texts[index] ?? "";
+      // Only what was asked is in `resolved`: the unlocked entries and those to update.
+      const locked = lockImageSet(text, file, resolved, { update: (image) => toUpdate.has(image) });
+      written.push(...locked.changed.map((change) => ({ file, ...change })));
+      const target = flags.out ?? file;
+      if (target === "-") context.io.stdout.write(locked.text);
+      else if (locked.text !== text || target !== file) await writeFile(target, locked.text);
+    }
+    const where = flags.out === "-" ? "stdout" : (flags.out ?? path);
+    const destination = flags.out === "-" ? context.io.stderr : context.io.stdout;
     destination.write(
       flags.output === "json"
-        ? JSON.stringify({ file: target, locked: locked.changed, failures }, null, 2) + "\n"
-        : (report.length > 0 ? formatTable(["IMAGE", "DIGEST", "REPLACED"], report) : "") +
-            `${locked.changed.length} entr${locked.changed.length === 1 ? "y" : "ies"} locked in ${target === "-" ? "stdout" : target}\n` +
-            failureLines(failures),
+        ? JSON.stringify(
+            { files: flags.out === undefined ? files : [flags.out], written, failures },
+            null,
+            2,
+          ) + "\n"
+        : (written.length > 0
+            ? formatTable(
+                ["IMAGE", "DIGEST", "WAS"],
+                written.map((w) => [
+                  w.image,
+                  digest(w.digest),
+                  w.previous === undefined ? "-" : digest(w.previous),
+                ]),
+                fit,
+              )
+            : "") +
+            `${entryCount(written.length)} written in ${where}\n` +
+            failures.map((f) => failureLine(f.image, f.kind, f.message)).join(""),
     );
     context.exitCode = failures.length > 0 ? ExitCode.failed : ExitCode.ok;
   });
 }
 
-function checkReport(locked: number, check: LockCheck, allowUnlocked: boolean): string {
-  const lines: string[] = [];
-  if (check.drift.length > 0) {
-    lines.push(
-      formatTable(
-        ["IMAGE", "LOCKED", "REGISTRY NOW"],
-        check.drift.map((d) => [d.image, d.locked, d.current]),
-      ).trimEnd(),
-      "accept the new digests with: prepull lock --update IMAGESET [IMAGE...]",
-    );
-  } else {
-    lines.push(`${locked} locked entr${locked === 1 ? "y" : "ies"}: no drift`);
-  }
-  if (check.unlocked.length > 0) {
-    lines.push(
-      `${check.unlocked.length} entr${check.unlocked.length === 1 ? "y has" : "ies have"} no digest` +
-        `${allowUnlocked ? " (allowed)" : "; lock them with prepull lock, or pass --allow-unlocked"}:`,
-      ...check.unlocked.map((image) => `  ${image}`),
-    );
-  }
-  return lines.join("\n") + "\n";
-}
-
-function failureLines(failures: readonly Failure[]): string {
-  return failures.map((f) => `${f.image}: ${f.kind}: ${f.message}\n`).join("");
-}
-
 async function resolveAll(
   client: RegistryClient,
-  items: ReadonlyArray<{ image: string; reference: Parameters<RegistryClient["resolve"]>[0] }>,
+  entries: readonly ImageSetEntry[],
   concurrency: number,
 ): Promise<{ resolved: Map<string, string>; failures: Failure[] }> {
   const resolved = new Map<string, string>();
   const failures: Failure[] = [];
   const queue = new PQueue({ concurrency });
   await Promise.all(
-    items.map((item) =>
+    entries.map((entry) =>
       queue.add(async () => {
+        // The tag (kubelet's default included) is what moves; the locked digest is what it is checked against.
+        const reference = { ...withDefaultTag(entry.reference), digest: undefined };
         try {
-          resolved.set(item.image, (await client.resolve(item.reference)).digest);
+          resolved.set(entry.image, (await client.resolve(reference)).digest);
         } catch (error) {
           failures.push({
-            image: item.image,
+            image: entry.image,
             kind: isClassifiedError(error) ? error.kind : "network",
-            message:
-              error instanceof Error ? error.message : `${formatReference(item.reference)}: ${String(error)}`,
+            message: error instanceof Error ? error.message : String(error),
           });
         }
       }),

@@ -1,5 +1,8 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
-import { parseDuration } from "./units.ts";
+import { DurationError, parseDuration } from "./units.ts";
+
+/** One deadline for each pull, the same for `warm` and `agent`: large images exist. */
+export const PULL_TIMEOUT = "15m";
 
 export interface RuntimeFlags {
   readonly runtimeEndpoint?: string;
@@ -15,18 +18,28 @@ export function addRuntimeOptions(command: Command): Command {
   );
 }
 
-export function durationOption(flag: string, description: string, defaultValue: string): Option {
-  return new Option(flag, description)
-    .default(parseDurationFlag(defaultValue), defaultValue)
-    .argParser(parseDurationFlag);
-}
-
-function parseDurationFlag(value: string): number {
-  try {
-    return parseDuration(value);
-  } catch (error) {
-    throw new InvalidArgumentError((error as Error).message);
-  }
+/**
+ * A duration flag in milliseconds. Zero is refused unless `allowZero` (an interval or deadline of
+ * zero is a busy loop or an instant failure, never what was meant).
+ */
+export function durationOption(
+  flag: string,
+  description: string,
+  defaultValue: string | undefined,
+  { allowZero = false }: { allowZero?: boolean } = {},
+): Option {
+  const parse = (value: string): number => {
+    try {
+      const ms = parseDuration(value);
+      if (!allowZero && ms < 1) throw new InvalidArgumentError("must be at least 1ms");
+      return ms;
+    } catch (error) {
+      if (error instanceof DurationError) throw new InvalidArgumentError(error.reason);
+      throw error;
+    }
+  };
+  const option = new Option(flag, description).argParser(parse);
+  return defaultValue === undefined ? option : option.default(parse(defaultValue), defaultValue);
 }
 
 export function positiveIntegerOption(flag: string, description: string, defaultValue: number): Option {
@@ -39,6 +52,25 @@ export function positiveIntegerOption(flag: string, description: string, default
   });
 }
 
+/**
+ * A flag given once per value (`--config a --config b`), or with commas when `commas` is set.
+ * Never variadic: a variadic option would swallow the positional arguments after it.
+ */
+export function repeatableOption(
+  flag: string,
+  description: string,
+  { commas = false }: { commas?: boolean } = {},
+): Option {
+  return new Option(
+    flag,
+    `${description} (repeat the flag${commas ? " or separate with commas" : ""})`,
+  ).argParser((value: string, previous: string[] | undefined) => [
+    ...(previous ?? []),
+    ...(commas ? value.split(",").map((part) => part.trim()) : [value]).filter((part) => part !== ""),
+  ]);
+}
+
+/** `-o text|json`, and `wide` where tables shorten long values to fit 120 columns. */
 export function outputOption(choices: readonly string[] = ["text", "json"]): Option {
   return new Option("-o, --output <format>", "output format").choices(choices).default("text");
 }

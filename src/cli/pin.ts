@@ -2,10 +2,17 @@ import { writeFile } from "node:fs/promises";
 import { Command, Option } from "commander";
 import PQueue from "p-queue";
 import { isClassifiedError } from "../failure/index.ts";
-import { pinManifest, scanManifests, warmKey, type ScannedContainer } from "../manifests/index.ts";
+import { loadDesiredState } from "../imageset/index.ts";
+import {
+  pinManifest,
+  readManifestSources,
+  scanManifests,
+  warmKey,
+  type ScannedContainer,
+} from "../manifests/index.ts";
 import { withDefaultTag } from "../reference/index.ts";
 import { ExitCode, UsageError, type CliContext } from "./context.ts";
-import { loadImageSets, readManifests } from "./inputs.ts";
+import { errorLine, failureLine } from "./failure-text.ts";
 import { addRegistryOptions, openRegistryAccess, type RegistryFlags } from "./registry-options.ts";
 import { countOf, formatLocation } from "./units.ts";
 
@@ -16,7 +23,7 @@ interface PinFlags extends RegistryFlags {
 
 /** Digests from a locked ImageSet, by the image's exact string and by the name the runtime resolves. */
 async function digestsFromSet(file: string): Promise<Map<string, string>> {
-  const state = await loadImageSets([file]);
+  const state = await loadDesiredState([file]);
   const digests = new Map<string, string>();
   for (const entry of state.entries) {
     if (entry.digest === undefined) continue;
@@ -48,7 +55,11 @@ async function digestsFromRegistry(
             digests.set(image, (await registry.client.resolve(withDefaultTag(reference))).digest);
           } catch (error) {
             report(
-              `${image}: ${isClassifiedError(error) ? `${error.kind}: ` : ""}${error instanceof Error ? error.message : String(error)}`,
+              failureLine(
+                image,
+                isClassifiedError(error) ? error.kind : undefined,
+                error instanceof Error ? error.message : String(error),
+              ),
             );
           }
         }),
@@ -77,11 +88,13 @@ export function pinCommand(context: CliContext): Command {
   addRegistryOptions(command);
   return command.action(async (paths: string[], flags: PinFlags) => {
     if (flags.inPlace && paths.includes("-")) throw new UsageError("--in-place cannot rewrite stdin");
-    const sources = await readManifests(paths, context.io.stdin);
+    const sources = await readManifestSources(paths, context.io.stdin);
     const scan = scanManifests(sources);
     if (scan.errors.length > 0) {
       for (const error of scan.errors) {
-        context.io.stderr.write(`prepull: ${formatLocation(error.file, error.line)}: ${error.message}\n`);
+        context.io.stderr.write(
+          errorLine("input", `${formatLocation(error.file, error.line)}: ${error.message}`),
+        );
       }
       context.exitCode = ExitCode.usage;
       return;
@@ -105,7 +118,7 @@ export function pinCommand(context: CliContext): Command {
         context.io.stderr.write(`${source.name}:${change.line ?? "?"}: ${change.from} -> ${change.to}\n`);
       }
       for (const skip of result.skipped) {
-        problems.push(`${source.name}:${skip.line ?? "?"}: ${skip.image} not pinned: ${skip.reason}`);
+        problems.push(`${source.name}:${skip.line ?? "?"}: ${skip.image} not pinned: ${skip.reason}\n`);
       }
       if (flags.inPlace) {
         if (result.text !== source.text) await writeFile(source.name, result.text);
@@ -115,7 +128,8 @@ export function pinCommand(context: CliContext): Command {
     }
     if (!flags.inPlace)
       context.io.stdout.write(outputs.join(outputs.every((o) => o.endsWith("\n")) ? "---\n" : "\n---\n"));
-    for (const problem of problems) context.io.stderr.write(`prepull: ${problem}\n`);
+    // Report lines, one per image, like warm's: `IMAGE: KIND: message` or `file:line: IMAGE not pinned: why`.
+    for (const problem of problems) context.io.stderr.write(problem);
     context.io.stderr.write(`${countOf(changed, "image")} pinned${flags.inPlace ? " in place" : ""}\n`);
     context.exitCode = problems.length > 0 ? ExitCode.failed : ExitCode.ok;
   });

@@ -1,7 +1,8 @@
 import { Command, Option } from "commander";
-import { serializeImageSet } from "../imageset/index.ts";
+import { loadDesiredState, serializeImageSet } from "../imageset/index.ts";
 import {
   lintContainers,
+  readManifestSources,
   scanManifests,
   SEVERITY_RANK,
   warmKey,
@@ -13,9 +14,9 @@ import {
   type Severity,
 } from "../manifests/index.ts";
 import { ExitCode, type CliContext } from "./context.ts";
+import { errorLine } from "./failure-text.ts";
 import { outputOption } from "./options.ts";
 import { formatTable } from "./table.ts";
-import { loadImageSets, readManifests } from "./inputs.ts";
 import { countOf, formatLocation } from "./units.ts";
 
 interface PlanFlags {
@@ -27,7 +28,7 @@ interface PlanFlags {
 
 async function warmedBy(file: string | undefined): Promise<Set<string> | undefined> {
   if (file === undefined) return undefined;
-  const state = await loadImageSets([file]);
+  const state = await loadDesiredState([file]);
   return new Set(state.entries.map((entry) => warmKey(entry.reference)));
 }
 
@@ -77,10 +78,12 @@ export function planCommand(context: CliContext): Command {
     )
     .addOption(new Option("--name <name>", "metadata.name of the emitted ImageSet").default("planned"))
     .action(async (paths: string[], flags: PlanFlags) => {
-      const scan = scanManifests(await readManifests(paths, context.io.stdin));
+      const scan = scanManifests(await readManifestSources(paths, context.io.stdin));
       const findings = lintContainers(scan.containers, { warmed: await warmedBy(flags.imageset) });
       for (const error of scan.errors)
-        context.io.stderr.write(`prepull: ${formatLocation(error.file, error.line)}: ${error.message}\n`);
+        context.io.stderr.write(
+          errorLine("input", `${formatLocation(error.file, error.line)}: ${error.message}`),
+        );
 
       if (flags.output === "imageset") {
         const images = [

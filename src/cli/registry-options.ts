@@ -1,8 +1,9 @@
 import { existsSync } from "node:fs";
 import { Option, type Command } from "commander";
 import type { CredentialKeyring, RegistryClient } from "../registry/index.ts";
+import { InputError } from "../failure/index.ts";
 import { redactUserinfo } from "../reference/index.ts";
-import { UsageError } from "./context.ts";
+import { repeatableOption } from "./options.ts";
 
 export interface RegistryFlags {
   readonly dockerConfig?: string[];
@@ -17,9 +18,9 @@ const DEFAULT_HOSTS_DIR = "/etc/containerd/certs.d";
 export function addRegistryOptions(command: Command): Command {
   return command
     .addOption(
-      new Option(
-        "--docker-config <path...>",
-        "registry credentials: docker config.json, .dockerconfigjson or .dockercfg files, or a mounted Secret directory",
+      repeatableOption(
+        "--docker-config <path>",
+        "registry credentials: a docker config.json, .dockerconfigjson or .dockercfg file, or a mounted Secret directory",
       ).env("PREPULL_DOCKER_CONFIG"),
     )
     .addOption(
@@ -29,15 +30,17 @@ export function addRegistryOptions(command: Command): Command {
       ).env("PREPULL_REGISTRY_HOSTS_DIR"),
     )
     .addOption(
-      new Option(
-        "--insecure-registry <host...>",
-        "allow plain HTTP or unverified TLS for these registry hosts (loopback registries always are)",
+      repeatableOption(
+        "--insecure-registry <host>",
+        "allow plain HTTP or unverified TLS for this registry host (loopback registries always are)",
+        { commas: true },
       ).env("PREPULL_INSECURE_REGISTRY"),
     )
     .addOption(
-      new Option(
-        "--mirror <registry=url...>",
+      repeatableOption(
+        "--mirror <registry=url>",
         "try this mirror before the registry, e.g. docker.io=https://mirror.local:5000",
+        { commas: true },
       ).env("PREPULL_MIRROR"),
     );
 }
@@ -54,8 +57,9 @@ function parseMirrors(values: readonly string[] | undefined): Record<string, str
         separator < 0
           ? redactUserinfo(value)
           : `${value.slice(0, separator)}=${redactUserinfo(value.slice(separator + 1))}`;
-      throw new UsageError(
+      throw new InputError(
         `--mirror "${shown}": expected REGISTRY=URL, e.g. docker.io=https://mirror.local:5000`,
+        { source: "--mirror" },
       );
     }
     (mirrors[registry] ??= []).push(url);

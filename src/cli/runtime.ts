@@ -4,7 +4,6 @@ import {
   type CallObserver,
   type ImageRuntime,
 } from "../cri/index.ts";
-import { UsageError } from "./context.ts";
 import type { RuntimeFlags } from "./options.ts";
 
 export function connectRuntime(
@@ -12,11 +11,6 @@ export function connectRuntime(
   env: NodeJS.ProcessEnv,
   clientOptions: { pullTimeoutMs?: number; observer?: CallObserver } = {},
 ): ImageRuntime {
-  let endpoint: string;
-  try {
-    endpoint = resolveRuntimeEndpoint({ flag: flags.runtimeEndpoint, env });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const endpoint = resolveRuntimeEndpoint({ flag: flags.runtimeEndpoint, env });
   return createCriClient({ endpoint, ...clientOptions });
 }

@@ -1,21 +1,24 @@
-import { Command, Option } from "commander";
+import { Command } from "commander";
 import { ImageInventory, planEntry, type EntryPlan } from "../warm/index.ts";
+import { loadDesiredState } from "../imageset/index.ts";
 import { ExitCode, type CliContext } from "./context.ts";
-import { loadImageSets } from "./inputs.ts";
-import { addRuntimeOptions, outputOption, type RuntimeFlags } from "./options.ts";
-import { formatTable } from "./table.ts";
+import { addRuntimeOptions, outputOption, repeatableOption, type RuntimeFlags } from "./options.ts";
+import { formatTable, shortDigest, TABLE_WIDTH } from "./table.ts";
 import { formatBytes } from "./units.ts";
 
 interface StatusFlags extends RuntimeFlags {
   readonly config?: string[];
-  readonly output: "text" | "json";
+  readonly output: "text" | "wide" | "json";
 }
 
-/** What one entry lacks on this node, in the words of the warm semantics. */
+/**
+ * What one entry lacks on this node, in the words the agent, warm and wait use: `drifted` when its
+ * tag does not resolve to the intended digest here.
+ */
 function describe(plan: EntryPlan): string {
   if (plan.actions.length === 0) return "present";
   return plan.actions
-    .map((action) => (action.type === "sync-tag" ? "tag-not-at-digest" : "missing"))
+    .map((action) => (action.type === "sync-tag" ? "drifted" : "missing"))
     .filter((value, index, all) => all.indexOf(value) === index)
     .join(",");
 }
@@ -25,13 +28,14 @@ export function statusCommand(context: CliContext): Command {
     .summary("show this node's images, or how far it is from an ImageSet")
     .description(
       "Without --config, list the images the runtime holds. With --config, compare one ListImages " +
-        "answer against the set (nothing is pulled). Exit status: 0 when every entry is present, 1 otherwise.",
+        "answer against the set (nothing is pulled). Exit status: 0 when every entry is present, 1 otherwise, 2 on usage or input errors.",
     )
-    .addOption(new Option("--config <path...>", "ImageSet files or directories"))
-    .addOption(outputOption());
+    .addOption(repeatableOption("--config <path>", "an ImageSet file or directory"))
+    .addOption(outputOption(["text", "wide", "json"]));
   addRuntimeOptions(command);
   return command.action(async (flags: StatusFlags) => {
-    const desired = flags.config === undefined ? undefined : await loadImageSets(flags.config);
+    const desired = flags.config === undefined ? undefined : await loadDesiredState(flags.config);
+    const fit = flags.output === "wide" ? {} : { maxWidth: TABLE_WIDTH };
     const { connectRuntime } = await import("./runtime.ts");
     const runtime = connectRuntime(flags, context.io.env);
     try {
@@ -47,6 +51,7 @@ export function statusCommand(context: CliContext): Command {
                   image.id.replace(/^sha256:/, "").slice(0, 12),
                   formatBytes(image.size),
                 ]),
+                fit,
               ),
         );
         return;
@@ -64,7 +69,13 @@ export function statusCommand(context: CliContext): Command {
           ? JSON.stringify({ generation: desired.generation, warm, entries: rows }, null, 2) + "\n"
           : formatTable(
               ["IMAGE", "STATE", "INTENDED", "LOCAL"],
-              rows.map((row) => [row.image, row.state, row.digest ?? "-", row.localDigest ?? "-"]),
+              rows.map((row) => [
+                row.image,
+                row.state,
+                flags.output === "wide" ? (row.digest ?? "-") : shortDigest(row.digest),
+                flags.output === "wide" ? (row.localDigest ?? "-") : shortDigest(row.localDigest),
+              ]),
+              fit,
             ) + `\ngeneration ${desired.generation}: ${warm ? "warm" : "not warm"}\n`,
       );
       context.exitCode = warm ? ExitCode.ok : ExitCode.failed;

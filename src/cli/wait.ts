@@ -1,12 +1,13 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { parseAgentAddress, type AgentAddress } from "../cluster/address.ts";
 import type { AgentSource, BarrierVerdict, NodeVerdict, WaitTarget } from "../cluster/index.ts";
-import { InvalidReferenceError, parseReference } from "../reference/index.ts";
+import { loadDesiredState } from "../imageset/index.ts";
+import { parseReference } from "../reference/index.ts";
 import { ExitCode, UsageError, type CliContext } from "./context.ts";
-import { loadImageSets } from "./inputs.ts";
-import { durationOption, outputOption, positiveIntegerOption } from "./options.ts";
-import { formatTable } from "./table.ts";
-import { formatSeconds } from "./units.ts";
+import { shortenFailure } from "./failure-text.ts";
+import { durationOption, outputOption, positiveIntegerOption, repeatableOption } from "./options.ts";
+import { formatTable, TABLE_WIDTH } from "./table.ts";
+import { formatSeconds, roundSeconds } from "./units.ts";
 
 interface WaitFlags {
   readonly agents?: AgentAddress[];
@@ -17,7 +18,7 @@ interface WaitFlags {
   readonly minAgents: number;
   readonly timeout: number;
   readonly interval: number;
-  readonly output: "text" | "json";
+  readonly output: "text" | "wide" | "json";
 }
 
 /** Missing images listed per node in the final report; the rest are counted. */
@@ -41,15 +42,10 @@ async function targetOf(flags: WaitFlags): Promise<WaitTarget> {
   if (given.length > 1) throw new UsageError("give only one of --generation, --config and --image");
   if (flags.generation !== undefined) return { kind: "generation", generation: flags.generation };
   if (flags.config !== undefined) {
-    return { kind: "generation", generation: (await loadImageSets(flags.config)).generation };
+    return { kind: "generation", generation: (await loadDesiredState(flags.config)).generation };
   }
   if (flags.image !== undefined) {
-    try {
-      return { kind: "images", images: flags.image.map((image) => parseReference(image)) };
-    } catch (error) {
-      if (error instanceof InvalidReferenceError) throw new UsageError(error.message);
-      throw error;
-    }
+    return { kind: "images", images: flags.image.map((image) => parseReference(image)) };
   }
   return { kind: "own" };
 }
@@ -63,7 +59,7 @@ function sourceOf(flags: WaitFlags): AgentSource {
   throw new UsageError("say where the agents are: --agents HOST:PORT[,…] or --agents-dns SERVICE:PORT");
 }
 
-function tableOf(verdict: BarrierVerdict): string {
+function tableOf(verdict: BarrierVerdict, wide: boolean): string {
   return formatTable(
     ["NODE", "AGENT", "GENERATION", "STATE", "IMAGES", "DETAIL"],
     verdict.nodes.map((node) => [
@@ -74,6 +70,7 @@ function tableOf(verdict: BarrierVerdict): string {
       node.total === 0 && node.state !== "warm" ? "-" : `${String(node.present)}/${String(node.total)}`,
       node.state === "warm" ? "" : node.reason,
     ]),
+    wide ? {} : { maxWidth: TABLE_WIDTH },
   );
 }
 
@@ -81,8 +78,8 @@ function nodeReport(node: NodeVerdict): string {
   const who = node.node === null ? node.agent : `${node.node} (${node.agent})`;
   const lines = [`${who}: ${node.state}: ${node.reason}`];
   for (const missing of node.missing.slice(0, MISSING_SHOWN)) {
-    const kind = missing.errorKind === null ? "" : ` (${missing.errorKind})`;
-    const message = missing.message === null ? "" : `: ${missing.message}`;
+    const kind = missing.errorKind === null ? "" : `: ${missing.errorKind}`;
+    const message = missing.message === null ? "" : `: ${shortenFailure(missing.image, missing.message)}`;
     lines.push(`  ${missing.image}: ${missing.state}${kind}${message}`);
   }
   if (node.missing.length > MISSING_SHOWN) {
@@ -91,13 +88,15 @@ function nodeReport(node: NodeVerdict): string {
   return lines.join("\n") + "\n";
 }
 
-function finalReport(verdict: BarrierVerdict, timedOut: boolean, seconds: number): string {
+function finalReport(verdict: BarrierVerdict, timedOut: boolean, seconds: number, wide: boolean): string {
   const notWarm = verdict.nodes.filter((node) => node.state !== "warm");
   const outcome = verdict.done
     ? `${verdict.nodes.length === 1 ? "the agent is" : `all ${String(verdict.nodes.length)} agents`} warm after ${formatSeconds(seconds)}`
     : `${timedOut ? "timed out" : "failed"} after ${formatSeconds(seconds)}: ${verdict.reason}`;
   return (
-    tableOf(verdict) + (notWarm.length > 0 ? `\n${notWarm.map(nodeReport).join("")}` : "") + `\n${outcome}\n`
+    tableOf(verdict, wide) +
+    (notWarm.length > 0 ? `\n${notWarm.map(nodeReport).join("")}` : "") +
+    `\n${outcome}\n`
   );
 }
 
@@ -122,15 +121,16 @@ function roundPrinter(
   round: (verdict: BarrierVerdict) => void;
   finish: (verdict: BarrierVerdict, timedOut: boolean) => void;
 } {
-  const live = output === "text" && io.stdout.isTTY === true;
+  const wide = output === "wide";
+  const live = output !== "json" && io.stdout.isTTY === true;
   let drawnLines = 0;
   let lastState = "";
   const erase = (): string => (drawnLines > 0 ? `\x1b[${String(drawnLines)}F\x1b[J` : "");
   return {
     round: (verdict) => {
-      if (output !== "text") return;
+      if (output === "json") return;
       if (live) {
-        const table = `${tableOf(verdict)}${verdict.reason} (${formatSeconds(elapsed())})\n`;
+        const table = `${tableOf(verdict, wide)}${verdict.reason} (${formatSeconds(elapsed())})\n`;
         io.stdout.write(erase() + table);
         drawnLines = table.split("\n").length - 1;
         return;
@@ -144,11 +144,11 @@ function roundPrinter(
       if (output === "json") {
         const { done, reason, nodes } = verdict;
         io.stdout.write(
-          JSON.stringify({ done, timedOut, reason, seconds: elapsed(), nodes }, null, 2) + "\n",
+          JSON.stringify({ done, timedOut, reason, seconds: roundSeconds(elapsed()), nodes }, null, 2) + "\n",
         );
         return;
       }
-      io.stdout.write(erase() + finalReport(verdict, timedOut, elapsed()));
+      io.stdout.write(erase() + finalReport(verdict, timedOut, elapsed(), wide));
     },
   };
 }
@@ -163,7 +163,7 @@ export function waitCommand(context: CliContext): Command {
         "not get better by waiting (not_found, auth, invalid, drifted) or an agent's config error end " +
         "the wait early.\n\n" +
         "Exit status: 0 when every agent is warm, 1 on timeout or failure (with a per-node report), " +
-        "2 on usage errors.",
+        "2 on usage or input errors.",
     )
     .addOption(
       new Option("--agents <host:port,...>", "agent addresses, comma-separated or repeated")
@@ -184,21 +184,28 @@ export function waitCommand(context: CliContext): Command {
       ),
     )
     .addOption(
-      new Option("--config <path...>", "ImageSet files or directories: wait for their generation").env(
+      repeatableOption("--config <path>", "an ImageSet file or directory: wait for their generation").env(
         "PREPULL_CONFIG",
       ),
     )
-    .addOption(new Option("--image <reference...>", "images every agent must hold (and have in its set)"))
+    .addOption(
+      repeatableOption("--image <reference>", "an image every agent must hold (and have in its set)", {
+        commas: true,
+      }),
+    )
     .addOption(
       positiveIntegerOption("--min-agents <n>", "not done until at least this many agents answer", 1).env(
         "PREPULL_MIN_AGENTS",
       ),
     )
     .addOption(
-      durationOption("-t, --timeout <duration>", "give up after this long", "15m").env("PREPULL_TIMEOUT"),
+      // Zero is one round: "are they warm now?".
+      durationOption("-t, --timeout <duration>", "give up after this long", "15m", { allowZero: true }).env(
+        "PREPULL_TIMEOUT",
+      ),
     )
     .addOption(durationOption("--interval <duration>", "time between polls", "5s").env("PREPULL_INTERVAL"))
-    .addOption(outputOption())
+    .addOption(outputOption(["text", "wide", "json"]))
     .action(async (flags: WaitFlags) => {
       const source = sourceOf(flags);
       const target = await targetOf(flags);

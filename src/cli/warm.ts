@@ -1,29 +1,29 @@
-import { Command, Option } from "commander";
-import {
-  desiredStateFromImages,
-  ImageSetError,
-  loadDesiredState,
-  type DesiredState,
-} from "../imageset/index.ts";
-import { InvalidReferenceError } from "../reference/index.ts";
+import { Command } from "commander";
+import { InputError } from "../failure/index.ts";
+import { desiredStateFromImages, loadDesiredState, type DesiredState } from "../imageset/index.ts";
 import { warmOnce, type EntryResult } from "../warm/index.ts";
 import { ExitCode, UsageError, type CliContext } from "./context.ts";
+import { failureLine } from "./failure-text.ts";
 import { addRegistryOptions, openRegistryAccess, type RegistryFlags } from "./registry-options.ts";
 import {
   addRuntimeOptions,
   durationOption,
   outputOption,
   positiveIntegerOption,
+  PULL_TIMEOUT,
+  repeatableOption,
   type RuntimeFlags,
 } from "./options.ts";
-import { formatTable } from "./table.ts";
-import { formatBytes, formatSeconds } from "./units.ts";
+import { formatTable, shortDigest, TABLE_WIDTH } from "./table.ts";
+import { formatBytes, formatSeconds, roundSeconds } from "./units.ts";
 
 interface WarmFlags extends RuntimeFlags, RegistryFlags {
   readonly config?: string[];
   readonly concurrency: number;
-  readonly timeout: number;
-  readonly output: "text" | "json";
+  readonly pullTimeout: number;
+  /** Deprecated spelling of --pull-timeout. */
+  readonly timeout?: number;
+  readonly output: "text" | "wide" | "json";
 }
 
 export function warmCommand(context: CliContext): Command {
@@ -33,30 +33,40 @@ export function warmCommand(context: CliContext): Command {
       "Warm images on this node once and report. Each IMAGE is written exactly as pods write it " +
         "(name[:tag][@digest]). Present images are not pulled again; name:tag@digest pulls the digest and " +
         "records the tag only if the registry's tag still points at that digest.\n\n" +
-        "Exit status: 0 when every image is present, 1 when any failed or drifted, 2 on usage errors.",
+        "Exit status: 0 when every image is present, 1 when any failed or drifted, 2 on usage or input errors.",
     )
     .argument("[image...]", "image references as pods write them")
-    .addOption(new Option("--config <path...>", "warm the ImageSet files or directories instead"))
+    .addOption(repeatableOption("--config <path>", "warm an ImageSet file or directory instead"))
     .addOption(positiveIntegerOption("-c, --concurrency <n>", "pulls at once", 2))
-    .addOption(durationOption("-t, --timeout <duration>", "deadline for each pull (e.g. 90s, 10m)", "10m"))
-    .addOption(outputOption());
+    .addOption(
+      durationOption("--pull-timeout <duration>", "deadline for each pull (e.g. 90s, 10m)", PULL_TIMEOUT),
+    )
+    .addOption(
+      durationOption("-t, --timeout <duration>", "deprecated: use --pull-timeout", undefined).hideHelp(),
+    )
+    .addOption(outputOption(["text", "wide", "json"]));
   addRuntimeOptions(command);
   addRegistryOptions(command);
   return command.action(async (images: string[], flags: WarmFlags) => {
     const desired = await desiredState(images, flags.config);
+    if (flags.timeout !== undefined) {
+      context.io.stderr.write("prepull: warning: --timeout is deprecated; use --pull-timeout\n");
+    }
+    const pullTimeoutMs = flags.timeout ?? flags.pullTimeout;
     const [{ connectRuntime }, { pullAuthFrom }] = await Promise.all([
       import("./runtime.ts"),
       import("../registry/index.ts"),
     ]);
-    const runtime = connectRuntime(flags, context.io.env, { pullTimeoutMs: flags.timeout });
+    const runtime = connectRuntime(flags, context.io.env, { pullTimeoutMs });
     const registry = await openRegistryAccess(flags);
-    const progress = context.io.stderr.isTTY === true && flags.output === "text";
+    // One line per image on stderr, terminal or not (a Job's log shows how far it got).
+    const progress = flags.output !== "json";
     let done = 0;
     try {
       const results = await warmOnce(desired.entries, {
         runtime,
         concurrency: flags.concurrency,
-        pullTimeoutMs: flags.timeout,
+        pullTimeoutMs,
         resolveTag: async (reference, signal) =>
           (await registry.client.resolve(reference, signal ? { signal } : {})).digest,
         authFor: pullAuthFrom(registry.keyring),
@@ -69,7 +79,9 @@ export function warmCommand(context: CliContext): Command {
           }
         },
       });
-      context.io.stdout.write(flags.output === "json" ? formatJson(results) : formatText(results));
+      context.io.stdout.write(
+        flags.output === "json" ? formatJson(results) : formatText(results, flags.output === "wide"),
+      );
       context.exitCode = results.every((r) => r.outcome === "present" || r.outcome === "pulled")
         ? ExitCode.ok
         : ExitCode.failed;
@@ -84,13 +96,16 @@ async function desiredState(images: string[], config: string[] | undefined): Pro
   if (images.length > 0 === (config !== undefined)) {
     throw new UsageError("warm takes either IMAGE arguments or --config PATH, not both and not neither");
   }
-  try {
-    return config === undefined ? desiredStateFromImages(images) : await loadDesiredState(config);
-  } catch (error) {
-    if (error instanceof InvalidReferenceError || error instanceof ImageSetError)
-      throw new UsageError(error.message);
-    throw error;
+  if (config === undefined) return desiredStateFromImages(images);
+  const desired = await loadDesiredState(config);
+  // The agent may run with an empty set (and says so in its status); a one-shot warm of nothing is a mistake.
+  if (desired.entries.length === 0) {
+    throw new InputError(`${desired.files.join(", ")}: no images to warm (spec.images is empty)`, {
+      source: desired.files.join(", "),
+      field: "spec.images",
+    });
   }
+  return desired;
 }
 
 function formatJson(results: readonly EntryResult[]): string {
@@ -100,7 +115,7 @@ function formatJson(results: readonly EntryResult[]): string {
     digest: r.digest ?? null,
     imageId: r.imageId ?? null,
     size: r.size ?? null,
-    seconds: Number(r.seconds.toFixed(3)),
+    seconds: roundSeconds(r.seconds),
     pulls: r.pulls,
     errorKind: r.errorKind ?? null,
     message: r.message ?? null,
@@ -110,28 +125,22 @@ function formatJson(results: readonly EntryResult[]): string {
   return JSON.stringify({ warm, images }, null, 2) + "\n";
 }
 
-function shortDigest(digest: string | undefined): string {
-  if (digest === undefined) return "-";
-  const [algorithm, hex = ""] = digest.split(":");
-  return `${algorithm ?? ""}:${hex.slice(0, 12)}`;
-}
-
-function formatText(results: readonly EntryResult[]): string {
+function formatText(results: readonly EntryResult[], wide: boolean): string {
   const rows = results.map((r) => [
     r.image,
     r.outcome,
-    shortDigest(r.digest),
+    wide ? (r.digest ?? "-") : shortDigest(r.digest),
     formatBytes(r.size),
     formatSeconds(r.seconds),
   ]);
   const details = results
     .filter((r) => r.message !== undefined)
-    .map((r) => `${r.image}: ${r.errorKind === undefined ? "" : `${r.errorKind}: `}${r.message ?? ""}\n`);
+    .map((r) => failureLine(r.image, r.errorKind, r.message ?? ""));
   const counts = new Map<string, number>();
   for (const r of results) counts.set(r.outcome, (counts.get(r.outcome) ?? 0) + 1);
   const summary = [...counts].map(([outcome, n]) => `${n} ${outcome}`).join(", ");
   return (
-    formatTable(["IMAGE", "RESULT", "DIGEST", "SIZE", "TIME"], rows) +
+    formatTable(["IMAGE", "RESULT", "DIGEST", "SIZE", "TIME"], rows, wide ? {} : { maxWidth: TABLE_WIDTH }) +
     (details.length > 0 ? "\n" + details.join("") : "") +
     `\n${results.length} image${results.length === 1 ? "" : "s"}: ${summary}\n`
   );

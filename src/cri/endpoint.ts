@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { InputError } from "../failure/index.ts";
 
 /** Sockets crictl tries when no endpoint is configured, in its order. */
 export const DEFAULT_RUNTIME_ENDPOINTS = [
@@ -7,9 +8,9 @@ export const DEFAULT_RUNTIME_ENDPOINTS = [
   "unix:///run/cri-dockerd.sock",
 ] as const;
 
-export class EndpointError extends Error {
+export class EndpointError extends InputError {
   constructor(message: string) {
-    super(message);
+    super(message, { source: "--runtime-endpoint" });
     this.name = "EndpointError";
   }
 }

@@ -30,4 +30,4 @@ export function isClassifiedError(error: unknown): error is ClassifiedError {
   return error instanceof ClassifiedError;
 }
 
-export { InputError, type InputErrorDetails } from "./input-error.ts";
+export { InputError, isInputError, type InputLocation } from "./input.ts";

@@ -7,20 +7,6 @@ export interface StatusServer {
   close(): Promise<void>;
 }
 
-export class ListenAddressError extends Error {
-  constructor(text: string) {
-    super(`listen address "${text}": expected HOST:PORT, e.g. 0.0.0.0:8080, :8080 or [::]:8080`);
-    this.name = "ListenAddressError";
-  }
-}
-
-export function parseListenAddress(text: string): { host: string; port: number } {
-  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text.trim());
-  const port = Number(match?.[3]);
-  if (match === null || port > 65_535) throw new ListenAddressError(text);
-  return { host: match[1] ?? (match[2] || "0.0.0.0"), port };
-}
-
 function send(response: ServerResponse, status: number, type: string, body: string, method: string): void {
   response.writeHead(status, { "content-type": type, "cache-control": "no-store" });
   response.end(method === "HEAD" ? undefined : body);

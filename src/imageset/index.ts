@@ -2,6 +2,7 @@ export { ImageSetError, type DesiredState, type ImageSetDocument, type ImageSetE
 export { DEFAULT_LIMITS, type ImageSetLimits } from "./limits.ts";
 export { desiredStateFromImages, generationOf, mergeImageSets } from "./merge.ts";
 export { parseImageSet } from "./parse.ts";
+export { listImageSetFiles } from "./files.ts";
 export { readBoundedFile } from "./read.ts";
 export {
   createImageSetReader,

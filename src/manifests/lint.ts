@@ -1,4 +1,10 @@
-import { formatReference, withDefaultTag, type ImageReference } from "../reference/index.ts";
+import {
+  DEFAULT_TAG,
+  effectiveTag,
+  formatReference,
+  withDefaultTag,
+  type ImageReference,
+} from "../reference/index.ts";
 import { containerLabel, workloadName, type ScannedContainer } from "./scan.ts";
 
 export type Severity = "info" | "warning" | "error";
@@ -67,7 +73,7 @@ const RULES: readonly Rule[] = [
     check: (c) =>
       c.reference === undefined ||
       c.reference.digest !== undefined ||
-      (c.reference.tag ?? "latest") !== "latest"
+      effectiveTag(c.reference) !== DEFAULT_TAG
         ? undefined
         : {
             message: `"${c.image}" uses ${c.reference.tag === undefined ? "no tag (so latest)" : "the latest tag"}: a moving target, pulled on every start (implicit Always)`,

@@ -1,4 +1,4 @@
-import { tryParseReference, type ImageReference } from "../reference/index.ts";
+import { DEFAULT_TAG, effectiveTag, tryParseReference, type ImageReference } from "../reference/index.ts";
 import { walkManifest, type ContainerType } from "./workloads.ts";
 
 export type PullPolicy = "Always" | "IfNotPresent" | "Never";
@@ -45,8 +45,7 @@ export interface ScanResult {
  */
 export function defaultPullPolicy(reference: ImageReference | undefined): PullPolicy {
   if (reference === undefined) return "IfNotPresent";
-  const tag = reference.tag ?? (reference.digest === undefined ? "latest" : undefined);
-  return tag === "latest" ? "Always" : "IfNotPresent";
+  return effectiveTag(reference) === DEFAULT_TAG ? "Always" : "IfNotPresent";
 }
 
 /** `Kind/namespace/name`, the way operators name a workload in kubectl. */

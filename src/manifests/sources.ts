@@ -1,13 +1,14 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
+import { InputError } from "../failure/index.ts";
 import type { ManifestSource } from "./scan.ts";
 
 const MANIFEST_FILE = /\.(ya?ml|json)$/;
 
-export class ManifestSourceError extends Error {
-  constructor(message: string) {
-    super(message);
+export class ManifestSourceError extends InputError {
+  constructor(message: string, source: string) {
+    super(message, { source });
     this.name = "ManifestSourceError";
   }
 }
@@ -43,7 +44,7 @@ export async function readManifestSources(
       continue;
     }
     const info = await stat(path).catch(() => undefined);
-    if (info === undefined) throw new ManifestSourceError(`${path}: no such file or directory`);
+    if (info === undefined) throw new ManifestSourceError(`${path}: no such file or directory`, path);
     const files = info.isDirectory() ? await filesUnder(path) : [path];
     for (const file of files) sources.push({ name: file, text: await readFile(file, "utf8") });
   }

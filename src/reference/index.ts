@@ -1,5 +1,8 @@
+export { formatHostPort, parseHostPort, type HostPort } from "./host-port.ts";
 export {
   DEFAULT_DOMAIN,
+  DEFAULT_TAG,
+  effectiveTag,
   familiarReference,
   formatReference,
   InvalidDigestError,
@@ -7,6 +10,7 @@ export {
   isDigest,
   isLoopbackRegistry,
   kubeletImageString,
+  manifestReference,
   parseDigest,
   parseReference,
   registryApiHost,

@@ -1,11 +1,15 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { InputError } from "../failure/index.ts";
 import {
+  DEFAULT_TAG,
+  effectiveTag,
   familiarReference,
   formatReference,
   InvalidReferenceError,
   isLoopbackRegistry,
   kubeletImageString,
+  manifestReference,
   parseDigest,
   parseReference,
   registryApiHost,
@@ -46,9 +50,14 @@ describe("parseReference: valid references", () => {
     expect(parseReference(input)).toEqual({ domain, path, tag, digest });
   });
 
-  it("accepts a name of exactly 255 characters once qualified", () => {
-    const path = `p/${"a".repeat(255 - "ghcr.io/".length - 2)}`;
-    expect(repositoryName(parseReference(`ghcr.io/${path}`))).toHaveLength(255);
+  it("accepts a repository path of 255 characters, whatever the registry's name adds", () => {
+    // distribution/reference bounds the path (RepositoryNameTotalLengthMax), not domain plus path.
+    const path = `p/${"a".repeat(253)}`;
+    const host = "registry.example.com:5000";
+    expect(parseReference(`${host}/${path}:v1`).path).toHaveLength(255);
+    expect(repositoryName(parseReference(`${host}/${path}`))).toHaveLength(host.length + 1 + 255);
+    // Docker Hub's implied library/ counts: 247 + "library/" is 255.
+    expect(parseReference("a".repeat(247)).path).toHaveLength(255);
   });
 });
 
@@ -87,11 +96,19 @@ describe("parseReference: invalid references name the problem", () => {
     }
   });
 
-  it("rejects a name over 255 characters once qualified", () => {
-    const path = `p/${"a".repeat(256 - "ghcr.io/".length - 2)}`;
-    expect(() => parseReference(`ghcr.io/${path}`)).toThrow(/limit is 255/);
-    // Docker Hub names count their implied docker.io/library/ prefix.
-    expect(() => parseReference("a".repeat(240))).toThrow(/limit is 255/);
+  it("rejects a repository path over 255 characters", () => {
+    expect(() => parseReference(`ghcr.io/p/${"a".repeat(254)}`)).toThrow(/repository path is 256 characters/);
+    expect(() => parseReference("a".repeat(248))).toThrow(/limit is 255/);
+  });
+
+  it("is an input error naming the reference", () => {
+    try {
+      parseReference("Bad Ref");
+    } catch (error) {
+      expect(error).toBeInstanceOf(InputError);
+      expect((error as InputError).reference).toBe("Bad Ref");
+    }
+    expect.assertions(2);
   });
 
   it("reports where the problem is", () => {
@@ -116,6 +133,15 @@ describe("forms", () => {
     expect(formatReference(withDefaultTag(parseReference(`nginx@${D256}`)))).toBe(
       `docker.io/library/nginx@${D256}`,
     );
+  });
+
+  it("states kubelet's default tag in one place", () => {
+    expect(effectiveTag(parseReference("nginx"))).toBe(DEFAULT_TAG);
+    expect(effectiveTag(parseReference("nginx:1"))).toBe("1");
+    expect(effectiveTag(parseReference(`nginx@${D256}`))).toBeUndefined();
+    expect(effectiveTag(parseReference(`nginx:1@${D256}`))).toBe("1");
+    expect(manifestReference(parseReference("nginx"))).toBe("latest");
+    expect(manifestReference(parseReference(`nginx:1@${D256}`))).toBe(D256);
   });
 
   it("gives the string kubelet hands to ImageStatus", () => {

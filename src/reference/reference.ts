@@ -1,3 +1,5 @@
+import { InputError } from "../failure/index.ts";
+
 /**
  * Image references as distribution/reference reads them (the grammar containerd, CRI-O and
  * kubelet share): `[domain/]path[:tag][@digest]`, normalised the Docker way (`docker.io`,
@@ -17,17 +19,17 @@ export interface ImageReference {
   readonly digest: string | undefined;
 }
 
-export class InvalidReferenceError extends Error {
-  readonly reference: string;
+export class InvalidReferenceError extends InputError {
+  declare readonly reference: string;
   readonly reason: string;
   readonly offset: number | undefined;
 
   constructor(reference: string, reason: string, offset?: number) {
     super(
       `invalid image reference "${redactUserinfo(reference)}": ${reason}${offset === undefined ? "" : ` (at character ${offset + 1})`}`,
+      { reference: redactUserinfo(reference) },
     );
     this.name = "InvalidReferenceError";
-    this.reference = reference;
     this.reason = reason;
     this.offset = offset;
   }
@@ -36,7 +38,10 @@ export class InvalidReferenceError extends Error {
 export const DEFAULT_DOMAIN = "docker.io";
 const LEGACY_DEFAULT_DOMAIN = "index.docker.io";
 const DOCKER_HUB_API_HOST = "registry-1.docker.io";
-const NAME_TOTAL_LENGTH_MAX = 255;
+/** distribution/reference's RepositoryNameTotalLengthMax: it bounds the path, not the domain. */
+const REPOSITORY_PATH_LENGTH_MAX = 255;
+/** The tag kubelet, containerd and docker read when a reference names neither tag nor digest. */
+export const DEFAULT_TAG = "latest";
 const TAG_LENGTH_MAX = 128;
 
 const DIGEST_HEX_LENGTH: Record<DigestAlgorithm, number> = { sha256: 64, sha512: 128 };
@@ -197,11 +202,10 @@ export function parseReference(input: string): ImageReference {
   checkPath(input, path, pathOffset);
   if (domain === LEGACY_DEFAULT_DOMAIN) domain = DEFAULT_DOMAIN;
   if (domain === DEFAULT_DOMAIN && !path.includes("/")) path = `library/${path}`;
-  const nameLength = domain.length + 1 + path.length;
-  if (nameLength > NAME_TOTAL_LENGTH_MAX) {
+  if (path.length > REPOSITORY_PATH_LENGTH_MAX) {
     throw new InvalidReferenceError(
       input,
-      `repository name is ${nameLength} characters once qualified (${domain}/${path.slice(0, 20)}…); the limit is ${NAME_TOTAL_LENGTH_MAX}`,
+      `repository path is ${path.length} characters (${path.slice(0, 20)}…); the limit is ${REPOSITORY_PATH_LENGTH_MAX}`,
     );
   }
   return { domain, path, tag, digest };
@@ -246,10 +250,20 @@ export function familiarReference(reference: ImageReference): string {
   return withParts(ambiguous ? `${DEFAULT_DOMAIN}/${path}` : path, reference);
 }
 
+/** The tag kubelet looks an image up by: its own, or `latest` when it names neither tag nor digest. */
+export function effectiveTag(reference: ImageReference): string | undefined {
+  if (reference.tag !== undefined) return reference.tag;
+  return reference.digest === undefined ? DEFAULT_TAG : undefined;
+}
+
+/** The reference with kubelet's default tag made explicit. */
 export function withDefaultTag(reference: ImageReference): ImageReference {
-  return reference.tag === undefined && reference.digest === undefined
-    ? { ...reference, tag: "latest" }
-    : reference;
+  return { ...reference, tag: effectiveTag(reference) };
+}
+
+/** What a registry's manifest endpoint is asked for: the digest when known, else the (default) tag. */
+export function manifestReference(reference: ImageReference): string {
+  return reference.digest ?? reference.tag ?? DEFAULT_TAG;
 }
 
 export function withTag(reference: ImageReference, tag: string): ImageReference {
@@ -275,8 +289,9 @@ export function withoutDigest(reference: ImageReference): ImageReference {
 export function kubeletImageString(podImage: string): string {
   const parsed = tryParseReference(podImage);
   if (!parsed.ok) return podImage;
-  const { tag, digest } = parsed.reference;
-  return tag === undefined && digest === undefined ? `${podImage}:latest` : podImage;
+  const { tag } = parsed.reference;
+  const implied = effectiveTag(parsed.reference);
+  return tag === undefined && implied !== undefined ? `${podImage}:${implied}` : podImage;
 }
 
 /** The host to contact for a reference's registry API. */

@@ -1,5 +1,5 @@
 import { ClassifiedError, isClassifiedError } from "../failure/index.ts";
-import { formatReference, type ImageReference } from "../reference/index.ts";
+import { formatReference, manifestReference, type ImageReference } from "../reference/index.ts";
 import { RegistryAuth, type AuthTarget } from "./auth.ts";
 import { BoundedCache } from "./bounded-cache.ts";
 import {
@@ -162,7 +162,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
   ): Promise<ResolvedImage> {
     const { reference } = target;
     const { signal } = resolveOptions;
-    const ref = reference.digest ?? reference.tag ?? "latest";
+    const ref = manifestReference(reference);
     const head = await send("HEAD", endpoint, target, ref, signal);
     let digest = head.status === 200 ? header(head, "docker-content-digest") : undefined;
     let mediaType = header(head, "content-type") ?? "";

@@ -2,6 +2,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { isAbsolute, join, posix } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { z } from "zod";
+import { InputError } from "../failure/index.ts";
 import { isLoopbackRegistry } from "../reference/index.ts";
 import { redactUrl } from "./errors.ts";
 
@@ -101,25 +102,31 @@ export function parseHostsToml(text: string, host: string, dir: string): Registr
   try {
     raw = parseToml(text);
   } catch (error) {
-    throw new Error(
+    throw new InputError(
       `${join(dir, "hosts.toml")}: not valid TOML: ${(error as Error).message.split("\n")[0] ?? ""}`,
-      {
-        cause: error,
-      },
+      { source: join(dir, "hosts.toml") },
+      { cause: error },
     );
   }
   const parsed = hostsFile.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const field = issue?.path.map((part) => redactUrl(String(part))).join(".") ?? "";
-    throw new Error(`${join(dir, "hosts.toml")}: ${field}: ${issue?.message ?? "invalid"}`);
+    throw new InputError(`${join(dir, "hosts.toml")}: ${field}: ${issue?.message ?? "invalid"}`, {
+      source: join(dir, "hosts.toml"),
+      field,
+    });
   }
   const config = parsed.data;
   const locate = (url: string, overridePath: boolean | undefined): { url: string; apiRoot: string } => {
     try {
       return endpointLocation(url, overridePath ?? false);
     } catch (error) {
-      throw new Error(`${join(dir, "hosts.toml")}: ${(error as Error).message}`, { cause: error });
+      throw new InputError(
+        `${join(dir, "hosts.toml")}: ${(error as Error).message}`,
+        { source: join(dir, "hosts.toml") },
+        { cause: error },
+      );
     }
   };
   const mirrors: RegistryEndpoint[] = Object.entries(config.host ?? {}).map(([url, entry]) => ({

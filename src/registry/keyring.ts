@@ -1,6 +1,7 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
+import { InputError } from "../failure/index.ts";
 import { repositoryName, type ImageReference } from "../reference/index.ts";
 
 export interface RegistryCredential {
@@ -30,9 +31,9 @@ const authEntry = z
 const authMap = z.record(z.string(), authEntry);
 const dockerConfig = z.object({ auths: authMap }).loose();
 
-export class CredentialError extends Error {
+export class CredentialError extends InputError {
   constructor(message: string) {
-    super(message);
+    super(message, { source: "--docker-config" });
     this.name = "CredentialError";
   }
 }

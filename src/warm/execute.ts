@@ -112,7 +112,7 @@ async function runAction(
         // Ask about the tag alone: with a digest in the reference the registry would echo it back.
         const tagOnly = { ...reference, tag: effectiveTag(reference), digest: undefined };
         const current = await deps.resolveTag(tagOnly, deps.signal);
-        if (current !== action.digest) throw drift(action.image, action.digest, current);
+        if (current !== action.digest) throw drift(action.digest, current);
         await pull(action.image);
         return;
       }
@@ -120,15 +120,16 @@ async function runAction(
       await pull(action.image);
       const image = await deps.runtime.imageStatus(action.image);
       const recorded = image && recordedDigest(image, repositoryName(reference));
-      if (recorded !== action.digest) throw drift(action.image, action.digest, recorded ?? "unknown");
+      if (recorded !== action.digest) throw drift(action.digest, recorded ?? "unknown");
       return;
     }
   }
 }
 
-function drift(image: string, intended: string, current: string): DriftError {
+function drift(intended: string, current: string): DriftError {
   return new DriftError(
-    `${image} now points at ${current} in the registry, not the intended ${intended}; the tag was not pulled (run prepull lock to accept the new digest)`,
+    // Reports name the image already; the message says what happened and how to accept it.
+    `the tag now points at ${current} in the registry, not the intended ${intended}; it was not pulled (accept the new digest with prepull lock --update IMAGESET IMAGE)`,
     current,
   );
 }

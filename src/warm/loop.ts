@@ -1,12 +1,12 @@
 import PQueue from "p-queue";
 import type { ImageRuntime, PullAuth, RuntimeVersion } from "../cri/index.ts";
 import type { FailureKind } from "../failure/index.ts";
-import type { ImageReference } from "../reference/index.ts";
+import { formatReference, withDefaultTag, type ImageReference } from "../reference/index.ts";
 import { backoffDelay, DEFAULT_BACKOFF, spreadDelay, type BackoffPolicy } from "./backoff.ts";
 import type { DiskGuard } from "./disk-guard.ts";
 import { executeEntryPlan, type EntryResult } from "./execute.ts";
 import { ImageInventory } from "./inventory.ts";
-import { digestName, effectiveTag, planEntry, tagName, type EntryPlan, type WarmTarget } from "./plan.ts";
+import { digestName, planEntry, type EntryPlan, type WarmTarget } from "./plan.ts";
 import type { EntryState, EntryStatus } from "./state.ts";
 
 export interface RegistryAnswer {
@@ -320,8 +320,8 @@ export class WarmLoop {
 
   #markPresent(record: EntryRecord, plan: EntryPlan, inventory: ImageInventory): void {
     const { reference, digest } = record.target;
-    const tag = effectiveTag(reference);
-    const name = digest !== undefined ? digestName(reference, digest) : tagName(reference, tag ?? "latest");
+    const name =
+      digest !== undefined ? digestName(reference, digest) : formatReference(withDefaultTag(reference));
     const image = inventory.find(name);
     this.#update(record, {
       state: "present",

@@ -1,4 +1,4 @@
-import { formatReference, repositoryName, type ImageReference } from "../reference/index.ts";
+import { effectiveTag, formatReference, repositoryName, type ImageReference } from "../reference/index.ts";
 import { recordedDigest, type ImageInventory } from "./inventory.ts";
 
 /** One image of the desired set, as pods write it, with the digest it should be at. */
@@ -35,11 +35,7 @@ export function tagName(reference: ImageReference, tag: string): string {
   return `${repositoryName(reference)}:${tag}`;
 }
 
-/** The tag kubelet looks up for an entry: its own, or `latest` when it names neither tag nor digest. */
-export function effectiveTag(reference: ImageReference): string | undefined {
-  if (reference.tag !== undefined) return reference.tag;
-  return reference.digest === undefined ? "latest" : undefined;
-}
+export { effectiveTag };
 
 export function planEntry(target: WarmTarget, inventory: ImageInventory): EntryPlan {
   const { reference, digest } = target;

@@ -1,5 +1,7 @@
 import { execFile } from "node:child_process";
+import { PassThrough } from "node:stream";
 import { fileURLToPath } from "node:url";
+import { main } from "../../src/cli/index.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/prepull.js", import.meta.url));
 
@@ -22,4 +24,16 @@ export function runPrepull(args: readonly string[], env: NodeJS.ProcessEnv = {})
       },
     );
   });
+}
+
+/** Runs the CLI's entry point in this process with its own streams: the same contract, no start-up cost. */
+export async function runMain(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
+  const [stdout, stderr] = [new PassThrough(), new PassThrough()];
+  const out: string[] = [];
+  const err: string[] = [];
+  stdout.on("data", (chunk: Buffer) => out.push(chunk.toString()));
+  stderr.on("data", (chunk: Buffer) => err.push(chunk.toString()));
+  const code = await main([...args], { stdout, stderr, stdin: new PassThrough(), env });
+  await new Promise((resolve) => setImmediate(resolve));
+  return { code, stdout: out.join(""), stderr: err.join("") };
 }
