@@ -2,6 +2,8 @@ import { Command, Option } from "commander";
 import { serializeImageSet } from "../imageset/index.ts";
 import {
   lintImages,
+  MANIFEST_LIMITS,
+  MIB,
   scanManifests,
   SEVERITY_RANK,
   WarmedImages,
@@ -55,7 +57,7 @@ export function planCommand(context: CliContext): Command {
         "directories, - for stdin; Helm and kustomize output as it comes) under the name the node is asked " +
         "for, with the pull policy kubelet will apply; flag pull-policy risks, or emit the ImageSet that " +
         "keeps those images warm (-o imageset). The text table fits 120 columns with short digests; " +
-        "-o wide prints every value in full. Each input may hold up to 16 MiB.\n\n" +
+        `-o wide prints every value in full. Each input may hold up to ${String(MANIFEST_LIMITS.bytesPerInput / MIB)} MiB.\n\n` +
         "Exit status: 0, 1 when a finding reaches --fail-on, 2 on unreadable or malformed input.",
     )
     .argument("<manifest...>", "manifest files, directories, or - for stdin")

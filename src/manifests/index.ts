@@ -1,3 +1,4 @@
+export { MANIFEST_LIMITS, MIB } from "./limits.ts";
 export { lintImages, RULE_IDS, SEVERITY_RANK, type Finding, type Severity } from "./lint.ts";
 export { pinManifest, pinnedImage, type PinChange, type PinResult } from "./pin.ts";
 export {
