@@ -85,6 +85,20 @@ describe("prepull pin", () => {
     expect(again.stderr).toContain("0 images pinned");
   });
 
+  it("pins from a set entry that carries its digest in the reference, by the tag the runtime resolves", async () => {
+    const dir = await tempDir();
+    const digest = `sha256:${"e".repeat(64)}`;
+    await writeFile(
+      join(dir, "set.yaml"),
+      `apiVersion: prepull/v1\nkind: ImageSet\nmetadata: {name: s}\nspec:\n  images: ["docker.io/library/nginx:1.27@${digest}"]\n`,
+    );
+    const pod =
+      "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: nginx:1.27}]\n";
+    const run = await prepull(["pin", "--from", join(dir, "set.yaml"), "-"], pod);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe(pod.replace("nginx:1.27", `nginx:1.27@${digest}`));
+  });
+
   it("pins aliases through their anchor and every directory file in place", async () => {
     const dir = await tempDir();
     await cp(CORPUS, dir, { recursive: true });
