@@ -7,10 +7,10 @@ import {
   pinManifest,
   readManifestSources,
   scanManifests,
-  warmKey,
-  type ScannedContainer,
+  WarmedImages,
+  type ScannedImage,
 } from "../manifests/index.ts";
-import { withDefaultTag } from "../reference/index.ts";
+import { withDefaultTag, type ImageReference } from "../reference/index.ts";
 import { ExitCode, UsageError, type CliContext } from "./context.ts";
 import { errorLine, failureLine } from "./failure-text.ts";
 import { addRegistryOptions, openRegistryAccess, type RegistryFlags } from "./registry-options.ts";
@@ -21,23 +21,21 @@ interface PinFlags extends RegistryFlags {
   readonly from?: string;
 }
 
-/** Digests from a locked ImageSet, by the image's exact string and by the name the runtime resolves. */
-async function digestsFromSet(file: string): Promise<Map<string, string>> {
+type DigestLookup = (image: string, reference: ImageReference) => string | undefined;
+
+/** Digests from a locked ImageSet: by the image's exact string, else by the tag the runtime resolves. */
+async function digestsFromSet(file: string): Promise<DigestLookup> {
   const state = await loadDesiredState([file]);
-  const digests = new Map<string, string>();
-  for (const entry of state.entries) {
-    if (entry.digest === undefined) continue;
-    digests.set(entry.image, entry.digest);
-    digests.set(warmKey(entry.reference), entry.digest);
-  }
-  return digests;
+  const exact = new Map(state.entries.flatMap((e) => (e.digest === undefined ? [] : [[e.image, e.digest]])));
+  const byTag = new WarmedImages(state.entries);
+  return (image, reference) => exact.get(image) ?? byTag.digestOfTag(reference);
 }
 
 async function digestsFromRegistry(
-  containers: readonly ScannedContainer[],
+  containers: readonly ScannedImage[],
   flags: PinFlags,
   report: (line: string) => void,
-): Promise<Map<string, string>> {
+): Promise<DigestLookup> {
   const unpinned = new Map(
     containers
       .filter((c) => c.reference !== undefined && c.reference.digest === undefined)
@@ -68,15 +66,16 @@ async function digestsFromRegistry(
   } finally {
     await registry.client.close();
   }
-  return digests;
+  return (image) => digests.get(image);
 }
 
 export function pinCommand(context: CliContext): Command {
   const command = new Command("pin")
     .summary("rewrite manifests' images to name:tag@digest, keeping comments and layout")
     .description(
-      "Pin every image: value that has no digest to the digest its tag points at now (asked from the " +
-        "registry), or offline from a locked ImageSet (--from). Only image values change. Without " +
+      "Pin every image a pod pulls that has no digest (containers' image: and image volumes' reference:) " +
+        "to the digest its tag points at now (asked from the registry), or offline from a locked ImageSet " +
+        "(--from). Only those values change. Without " +
         "--in-place the result goes to stdout; a summary of changes goes to stderr.\n\n" +
         "Exit status: 0, 1 when an image could not be pinned, 2 on unreadable or malformed input.",
     )
@@ -100,14 +99,14 @@ export function pinCommand(context: CliContext): Command {
       return;
     }
     const problems: string[] = [];
-    const digests =
+    const digestOf =
       flags.from === undefined
-        ? await digestsFromRegistry(scan.containers, flags, (line) => problems.push(line))
+        ? await digestsFromRegistry(scan.images, flags, (line) => problems.push(line))
         : await digestsFromSet(flags.from);
-    const references = new Map(scan.containers.map((c) => [c.image, c.reference]));
+    const references = new Map(scan.images.map((c) => [c.image, c.reference]));
     const lookup = (image: string): string | undefined => {
       const reference = references.get(image);
-      return digests.get(image) ?? (reference ? digests.get(warmKey(reference)) : undefined);
+      return reference === undefined ? undefined : digestOf(image, reference);
     };
     const outputs: string[] = [];
     let changed = 0;

@@ -1,14 +1,13 @@
 import { Command, Option } from "commander";
 import { loadDesiredState, serializeImageSet } from "../imageset/index.ts";
 import {
-  lintContainers,
+  lintImages,
+  MANIFEST_LIMITS,
+  MIB,
   readManifestSources,
   scanManifests,
   SEVERITY_RANK,
-  warmKey,
-  workloadName,
-  containerLabel,
-  IGNORE_ANNOTATION,
+  WarmedImages,
   type Finding,
   type ScanResult,
   type Severity,
@@ -16,61 +15,55 @@ import {
 import { ExitCode, type CliContext } from "./context.ts";
 import { errorLine } from "./failure-text.ts";
 import { outputOption } from "./options.ts";
-import { formatTable } from "./table.ts";
-import { countOf, formatLocation } from "./units.ts";
+import { textReport } from "./plan-report.ts";
+import { formatLocation } from "./units.ts";
 
 interface PlanFlags {
-  readonly output: "text" | "json" | "imageset";
+  readonly output: "text" | "wide" | "json" | "imageset";
   readonly imageset?: string;
   readonly failOn: Severity | "none";
   readonly name: string;
 }
 
-async function warmedBy(file: string | undefined): Promise<Set<string> | undefined> {
+async function warmedBy(file: string | undefined): Promise<WarmedImages | undefined> {
   if (file === undefined) return undefined;
-  const state = await loadDesiredState([file]);
-  return new Set(state.entries.map((entry) => warmKey(entry.reference)));
+  return new WarmedImages((await loadDesiredState([file])).entries);
 }
 
-function textReport(scan: ScanResult, allFindings: readonly Finding[]): string {
-  const findings = allFindings.filter((f) => !f.suppressed);
-  const suppressed = allFindings.length - findings.length;
-  const rows = scan.containers.map((c) => [
-    workloadName(c),
-    containerLabel(c),
-    c.image,
-    c.declaredPolicy === undefined ? `${c.effectivePolicy} (default)` : c.effectivePolicy,
-  ]);
-  const images = new Set(scan.containers.map((c) => c.image)).size;
-  const count = (severity: Severity): number => findings.filter((f) => f.severity === severity).length;
-  const findingLines = findings.map(
-    (f) =>
-      `${formatLocation(f.file, f.line)}: ${f.severity} ${f.ruleId} ${f.rule}: ${f.workload} container ${f.container}: ${f.message}\n    fix: ${f.fix}\n`,
-  );
-  return (
-    (rows.length > 0
-      ? formatTable(["WORKLOAD", "CONTAINER", "IMAGE", "PULL POLICY"], rows)
-      : "no containers found\n") +
-    (findingLines.length > 0 ? `\n${findingLines.join("")}` : "") +
-    `\n${countOf(scan.containers.length, "container")}, ${countOf(images, "image")}; ` +
-    `${countOf(count("error"), "error")}, ${countOf(count("warning"), "warning")}, ${countOf(count("info"), "note")}` +
-    (suppressed > 0 ? ` (${String(suppressed)} more ignored by ${IGNORE_ANNOTATION} annotations)` : "") +
-    "\n"
-  );
+/** `image` is what the node is asked for; `imageAsWritten` keeps the manifest's own string. */
+function jsonReport(scan: ScanResult, findings: readonly Finding[]): string {
+  const containers = scan.images.map((c) => ({
+    file: c.file,
+    line: c.line,
+    kind: c.kind,
+    namespace: c.namespace,
+    name: c.name,
+    container: c.container,
+    containerType: c.containerType,
+    image: c.nodeImage,
+    imageAsWritten: c.image,
+    referenceError: c.referenceError,
+    declaredPolicy: c.declaredPolicy,
+    effectivePolicy: c.effectivePolicy,
+    ignoredRules: c.ignoredRules,
+  }));
+  return JSON.stringify({ containers, findings, errors: scan.errors }, null, 2) + "\n";
 }
 
 export function planCommand(context: CliContext): Command {
   return new Command("plan")
     .summary("read Kubernetes manifests: images, effective pull policies, risks, an ImageSet")
     .description(
-      "List every container image in the manifests (files, directories, - for stdin; Helm and kustomize " +
-        "output as it comes) with the pull policy kubelet will apply, flag pull-policy risks, or emit the " +
-        "ImageSet that keeps those images warm (-o imageset).\n\n" +
+      "List every image a pod pulls (containers of every kind and image volumes) in the manifests (files, " +
+        "directories, - for stdin; Helm and kustomize output as it comes) under the name the node is asked " +
+        "for, with the pull policy kubelet will apply; flag pull-policy risks, or emit the ImageSet that " +
+        "keeps those images warm (-o imageset). The text table fits 120 columns with short digests; " +
+        `-o wide prints every value in full. Each input may hold up to ${String(MANIFEST_LIMITS.bytesPerInput / MIB)} MiB.\n\n` +
         "Exit status: 0, 1 when a finding reaches --fail-on, 2 on unreadable or malformed input.",
     )
     .argument("<manifest...>", "manifest files, directories, or - for stdin")
-    .addOption(outputOption(["text", "json", "imageset"]))
-    .addOption(new Option("--imageset <file>", "check Never containers against this ImageSet"))
+    .addOption(outputOption(["text", "wide", "json", "imageset"]))
+    .addOption(new Option("--imageset <file>", "check Never images against this ImageSet"))
     .addOption(
       new Option("--fail-on <severity>", "exit 1 when a finding is at least this severe")
         .choices(["info", "warning", "error", "none"])
@@ -79,16 +72,14 @@ export function planCommand(context: CliContext): Command {
     .addOption(new Option("--name <name>", "metadata.name of the emitted ImageSet").default("planned"))
     .action(async (paths: string[], flags: PlanFlags) => {
       const scan = scanManifests(await readManifestSources(paths, context.io.stdin));
-      const findings = lintContainers(scan.containers, { warmed: await warmedBy(flags.imageset) });
+      const findings = lintImages(scan.images, { imageSet: await warmedBy(flags.imageset) });
       for (const error of scan.errors)
         context.io.stderr.write(
           errorLine("input", `${formatLocation(error.file, error.line)}: ${error.message}`),
         );
 
       if (flags.output === "imageset") {
-        const images = [
-          ...new Set(scan.containers.filter((c) => c.reference !== undefined).map((c) => c.image)),
-        ];
+        const images = [...new Set(scan.images.filter((c) => c.reference !== undefined).map((c) => c.image))];
         context.io.stdout.write(
           serializeImageSet(
             flags.name,
@@ -97,12 +88,9 @@ export function planCommand(context: CliContext): Command {
           ),
         );
       } else if (flags.output === "json") {
-        const containers = scan.containers.map(({ reference: _reference, ...rest }) => rest);
-        context.io.stdout.write(
-          JSON.stringify({ containers, findings, errors: scan.errors }, null, 2) + "\n",
-        );
+        context.io.stdout.write(jsonReport(scan, findings));
       } else {
-        context.io.stdout.write(textReport(scan, findings));
+        context.io.stdout.write(textReport(scan, findings, { wide: flags.output === "wide" }));
       }
 
       if (scan.errors.length > 0) {

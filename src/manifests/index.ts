@@ -1,15 +1,16 @@
-export { lintContainers, RULE_IDS, SEVERITY_RANK, warmKey, type Finding, type Severity } from "./lint.ts";
+export { MANIFEST_LIMITS, MIB } from "./limits.ts";
+export { lintImages, RULE_IDS, SEVERITY_RANK, type Finding, type Severity } from "./lint.ts";
 export { pinManifest, pinnedImage, type PinChange, type PinResult } from "./pin.ts";
 export {
-  containerLabel,
   defaultPullPolicy,
   scanManifests,
   type ManifestSource,
   type PullPolicy,
   type ScanError,
-  type ScannedContainer,
+  type ScannedImage,
   type ScanResult,
   workloadName,
 } from "./scan.ts";
 export { ManifestSourceError, readManifestSources } from "./sources.ts";
-export { IGNORE_ANNOTATION } from "./workloads.ts";
+export { WarmedImages } from "./warmed.ts";
+export { IGNORE_ANNOTATION, type ImageSource } from "./workloads.ts";

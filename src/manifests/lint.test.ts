@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { lintContainers, RULE_IDS, scanManifests, warmKey } from "./index.ts";
+import { lintImages, RULE_IDS, scanManifests, WarmedImages } from "./index.ts";
 import { parseReference } from "../reference/index.ts";
 
 const DIGEST = `sha256:${"a".repeat(64)}`;
+const OTHER = `sha256:${"b".repeat(64)}`;
 
 function pod(image: string, policy?: string): string {
   return [
@@ -18,13 +19,19 @@ function pod(image: string, policy?: string): string {
   ].join("\n");
 }
 
+/** `warmed`: ImageSet entries, written `image` or `image digest`. */
+function findingsFor(image: string, policy?: string, warmed?: string[]) {
+  const { images } = scanManifests([{ name: "pod.yaml", text: pod(image, policy) }]);
+  const entries = warmed?.map((w) => {
+    const [written = "", digest] = w.split(" ");
+    const reference = parseReference(written);
+    return { reference, digest: digest ?? reference.digest };
+  });
+  return lintImages(images, entries ? { imageSet: new WarmedImages(entries) } : {});
+}
+
 function rulesFor(image: string, policy?: string, warmed?: string[]): string[] {
-  const { containers } = scanManifests([{ name: "pod.yaml", text: pod(image, policy) }]);
-  const findings = lintContainers(
-    containers,
-    warmed ? { warmed: new Set(warmed.map((w) => warmKey(parseReference(w)))) } : {},
-  );
-  return findings.map((f) => f.rule);
+  return findingsFor(image, policy, warmed).map((f) => f.rule);
 }
 
 describe("pull-policy rules: each fires, and each stays quiet when it should", () => {
@@ -57,12 +64,30 @@ describe("pull-policy rules: each fires, and each stays quiet when it should", (
     ],
     [
       "tag-and-digest",
-      () => rulesFor(`nginx:1.27@${DIGEST}`, "IfNotPresent"),
-      () => rulesFor(`nginx@${DIGEST}`, "IfNotPresent"),
+      () => rulesFor(`nginx:1.27@${DIGEST}`, "IfNotPresent", [`nginx:1.27 ${OTHER}`]),
+      () => rulesFor(`nginx:1.27@${DIGEST}`, "IfNotPresent", [`nginx:1.27 ${DIGEST}`]),
     ],
   ])("%s", (rule, fires, quiet) => {
     expect(fires()).toContain(rule);
     expect(quiet()).not.toContain(rule);
+  });
+
+  it("says what latest costs under the policy in force, not an Always that is not there", () => {
+    const message = (policy?: string): string =>
+      findingsFor("nginx:latest", policy).find((f) => f.rule === "latest-tag")?.message ?? "";
+    expect(message()).toContain("pulled on every start (Always by default)");
+    expect(message("Always")).toMatch(/pulled on every start$/);
+    expect(message("IfNotPresent")).toContain("each node keeps whichever latest it pulled first");
+    expect(message("Never")).toContain("each node runs whichever latest was put there");
+    for (const policy of ["IfNotPresent", "Never"]) expect(message(policy)).not.toContain("Always");
+  });
+
+  it("notes name:tag@digest only when the ImageSet locks that tag elsewhere, never on what pin writes", () => {
+    expect(rulesFor(`nginx:1.27@${DIGEST}`, "IfNotPresent")).toEqual([]);
+    expect(rulesFor(`nginx:latest@${DIGEST}`, "IfNotPresent", [`nginx ${DIGEST}`])).toEqual([]);
+    expect(
+      findingsFor(`nginx:1.27@${DIGEST}`, "IfNotPresent", [`nginx:1.27 ${OTHER}`])[0]?.message,
+    ).toContain(`locks that tag at ${OTHER}`);
   });
 
   it("has a stable id for every rule", () => {
@@ -78,6 +103,23 @@ describe("pull-policy rules: each fires, and each stays quiet when it should", (
   });
 });
 
+describe("never-not-warmed: a warm node's runtime finds a pod's image by digest when it has one, else by tag", () => {
+  it.each([
+    [`nginx:1.27@${DIGEST}`, [`nginx@${DIGEST}`], true],
+    [`nginx@${DIGEST}`, [`nginx:1.27@${DIGEST}`], true],
+    [`nginx@${DIGEST}`, [`nginx:1.27 ${DIGEST}`], true],
+    ["nginx:1.27", [`nginx:1.27 ${DIGEST}`], true],
+    ["nginx", ["docker.io/library/nginx:latest"], true],
+    ["nginx", [`nginx@${DIGEST}`], false],
+    ["nginx:1.27", [`nginx@${DIGEST}`], false],
+    [`nginx:1.27@${DIGEST}`, ["nginx:1.27"], false],
+    [`nginx@${OTHER}`, [`nginx:1.27@${DIGEST}`], false],
+    [`ghcr.io/library/nginx@${DIGEST}`, [`nginx@${DIGEST}`], false],
+  ])("pod %s, set %j: warm is %s", (image, set, warm) => {
+    expect(rulesFor(image, "Never", set).includes("never-not-warmed")).toBe(!warm);
+  });
+});
+
 describe("kubelet defaulting", () => {
   it.each([
     ["nginx", "Always"],
@@ -86,7 +128,7 @@ describe("kubelet defaulting", () => {
     [`nginx@${DIGEST}`, "IfNotPresent"],
     [`nginx:latest@${DIGEST}`, "Always"],
   ])("%s defaults to %s", (image, policy) => {
-    expect(scanManifests([{ name: "p.yaml", text: pod(image) }]).containers[0]?.effectivePolicy).toBe(policy);
+    expect(scanManifests([{ name: "p.yaml", text: pod(image) }]).images[0]?.effectivePolicy).toBe(policy);
   });
 });
 
@@ -105,7 +147,7 @@ describe("the prepull.dev/ignore annotation", () => {
       "",
     ].join("\n");
   const lint = (text: string) =>
-    lintContainers(scanManifests([{ name: "d.yaml", text }]).containers).map((f) => [f.ruleId, f.suppressed]);
+    lintImages(scanManifests([{ name: "d.yaml", text }]).images).map((f) => [f.ruleId, f.suppressed]);
 
   it("suppresses the rules it names, by id or name, on the object or its pod template, and no others", () => {
     expect(lint(deployment("", ""))).toEqual([

@@ -1,11 +1,6 @@
-import {
-  DEFAULT_TAG,
-  effectiveTag,
-  formatReference,
-  withDefaultTag,
-  type ImageReference,
-} from "../reference/index.ts";
-import { containerLabel, workloadName, type ScannedContainer } from "./scan.ts";
+import { DEFAULT_TAG, effectiveTag } from "../reference/index.ts";
+import { containerLabel, subjectOf, workloadName, type ScannedImage } from "./scan.ts";
+import type { WarmedImages } from "./warmed.ts";
 
 export type Severity = "info" | "warning" | "error";
 
@@ -17,29 +12,40 @@ export interface Finding {
   readonly fix: string;
   readonly file: string;
   readonly line: number | undefined;
+  /** What the node is asked for. */
   readonly image: string;
+  readonly imageAsWritten: string;
   readonly workload: string;
   readonly container: string;
+  /** `container web`, `image volume weights`. */
+  readonly subject: string;
   /** Exempted by a `prepull.dev/ignore` annotation: reported, never counted. */
   readonly suppressed: boolean;
 }
 
 export const SEVERITY_RANK: Readonly<Record<Severity, number>> = { info: 0, warning: 1, error: 2 };
 
-/** The name a node's runtime resolves for a pod's image: what an ImageSet must hold for it. */
-export function warmKey(reference: ImageReference): string {
-  return formatReference(withDefaultTag(reference));
-}
-
 interface Rule {
   readonly id: string;
   readonly name: string;
   readonly severity: Severity;
   check(
-    container: ScannedContainer,
-    context: { warmed: ReadonlySet<string> | undefined },
+    image: ScannedImage,
+    context: { imageSet: WarmedImages | undefined },
   ): { message: string; fix: string } | undefined;
 }
+
+/** The field that holds a pull policy: a container's, or an image volume's. */
+function policyField(image: ScannedImage): string {
+  return image.containerType === "imageVolume" ? "image.pullPolicy" : "imagePullPolicy";
+}
+
+/** What a `latest` image means under each pull policy. */
+const LATEST_CONSEQUENCE: Readonly<Record<string, string>> = {
+  Always: "pulled on every start",
+  IfNotPresent: "each node keeps whichever latest it pulled first",
+  Never: "each node runs whichever latest was put there",
+};
 
 const RULES: readonly Rule[] = [
   {
@@ -62,8 +68,8 @@ const RULES: readonly Rule[] = [
       c.declaredPolicy !== undefined || c.reference === undefined
         ? undefined
         : {
-            message: `no imagePullPolicy: the API server will set ${c.effectivePolicy}, and will not change it if the image changes later`,
-            fix: `set imagePullPolicy: ${c.effectivePolicy} (or the policy you mean) explicitly`,
+            message: `no ${policyField(c)}: the API server will set ${c.effectivePolicy}, and will not change it if the image changes later`,
+            fix: `set ${policyField(c)}: ${c.effectivePolicy} (or the policy you mean) explicitly`,
           },
   },
   {
@@ -76,7 +82,7 @@ const RULES: readonly Rule[] = [
       effectiveTag(c.reference) !== DEFAULT_TAG
         ? undefined
         : {
-            message: `"${c.image}" uses ${c.reference.tag === undefined ? "no tag (so latest)" : "the latest tag"}: a moving target, pulled on every start (implicit Always)`,
+            message: `"${c.image}" uses ${c.reference.tag === undefined ? "no tag (so latest)" : "the latest tag"}: a moving target, ${LATEST_CONSEQUENCE[c.effectivePolicy] ?? `with ${c.effectivePolicy}`}${c.declaredPolicy === undefined ? ` (${c.effectivePolicy} by default)` : ""}`,
             fix: "use a version tag and pin it with a digest (prepull pin)",
           },
   },
@@ -98,11 +104,11 @@ const RULES: readonly Rule[] = [
     id: "PP005",
     name: "never-not-warmed",
     severity: "error",
-    check: (c, { warmed }) =>
+    check: (c, { imageSet }) =>
       c.effectivePolicy !== "Never" ||
-      warmed === undefined ||
+      imageSet === undefined ||
       c.reference === undefined ||
-      warmed.has(warmKey(c.reference))
+      imageSet.has(c.reference)
         ? undefined
         : {
             message: `Never with "${c.image}", which the ImageSet does not warm: the pod fails with ErrImageNeverPull on every node`,
@@ -119,20 +125,24 @@ const RULES: readonly Rule[] = [
         : {
             message:
               "Always with a digest: the image cannot change, but every start still asks the registry and fails offline",
-            fix: "use imagePullPolicy: IfNotPresent",
+            fix: `use ${policyField(c)}: IfNotPresent`,
           },
   },
   {
     id: "PP007",
     name: "tag-and-digest",
     severity: "info",
-    check: (c) =>
-      c.reference?.tag === undefined || c.reference.digest === undefined
+    // `name:tag@digest` is what pin writes on purpose; it is worth a note only when the tag no
+    // longer documents the digest, which only a locked ImageSet can tell.
+    check: (c, { imageSet }) => {
+      const locked = c.reference?.digest === undefined ? undefined : imageSet?.digestOfTag(c.reference);
+      return c.reference?.tag === undefined || locked === undefined || locked === c.reference.digest
         ? undefined
         : {
-            message: `"${c.image}" names a tag and a digest: the runtime pulls the digest and ignores the tag`,
-            fix: "nothing to do if the tag is documentation; prepull warms both names",
-          },
+            message: `"${c.image}" says tag ${c.reference.tag} but the ImageSet locks that tag at ${locked}: the runtime pulls the digest and ignores the tag`,
+            fix: "re-pin from the locked set (prepull pin --from) or correct the tag",
+          };
+    },
   },
 ];
 
@@ -140,15 +150,15 @@ export const RULE_IDS: ReadonlyArray<{ id: string; name: string; severity: Sever
   ({ id, name, severity }) => ({ id, name, severity }),
 );
 
-/** Pull-policy findings for every container; `warmed` holds the warm keys of a given ImageSet. */
-export function lintContainers(
-  containers: readonly ScannedContainer[],
-  options: { warmed?: ReadonlySet<string> } = {},
+/** Pull-policy findings for every image a pod pulls, checked against an ImageSet when one is given. */
+export function lintImages(
+  images: readonly ScannedImage[],
+  options: { imageSet?: WarmedImages } = {},
 ): Finding[] {
   const findings: Finding[] = [];
-  for (const container of containers) {
+  for (const container of images) {
     for (const rule of RULES) {
-      const hit = rule.check(container, { warmed: options.warmed });
+      const hit = rule.check(container, { imageSet: options.imageSet });
       if (hit === undefined) continue;
       findings.push({
         ruleId: rule.id,
@@ -157,9 +167,11 @@ export function lintContainers(
         ...hit,
         file: container.file,
         line: container.line,
-        image: container.image,
+        image: container.nodeImage,
+        imageAsWritten: container.image,
         workload: workloadName(container),
         container: containerLabel(container),
+        subject: subjectOf(container),
         suppressed: container.ignoredRules.includes(rule.id) || container.ignoredRules.includes(rule.name),
       });
     }

@@ -1,5 +1,5 @@
 import { kubeletImageString, tryParseReference } from "../reference/index.ts";
-import { walkManifest } from "./workloads.ts";
+import { walkManifest } from "./stream.ts";
 
 export interface PinChange {
   readonly line: number | undefined;
@@ -24,16 +24,17 @@ export function pinnedImage(image: string, digest: string): string {
 }
 
 /**
- * Rewrites `image:` values to `name:tag@digest`. Only those values change: every comment,
- * blank line, quote style and indentation stays as it was. Already pinned images are left alone.
+ * Rewrites containers' `image:` and image volumes' `reference:` values to `name:tag@digest`. Only
+ * those values change: every comment, blank line, quote style and indentation stays as it was.
+ * Already pinned images are left alone.
  */
 export function pinManifest(text: string, digestOf: (image: string) => string | undefined): PinResult {
-  const { containers } = walkManifest(text);
+  const { images } = walkManifest(text);
   const edits: Array<{ start: number; end: number; value: string }> = [];
   const changes: PinChange[] = [];
   const skipped: PinResult["skipped"] = [];
   const seen = new Set<number>();
-  for (const container of containers) {
+  for (const container of images) {
     const node = container.imageNode;
     const image = container.image;
     const range = node?.range;

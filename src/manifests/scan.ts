@@ -1,5 +1,14 @@
-import { DEFAULT_TAG, effectiveTag, tryParseReference, type ImageReference } from "../reference/index.ts";
-import { walkManifest, type ContainerType } from "./workloads.ts";
+import {
+  DEFAULT_TAG,
+  effectiveTag,
+  formatReference,
+  tryParseReference,
+  withDefaultTag,
+  type ImageReference,
+} from "../reference/index.ts";
+import { helmTemplateLine } from "./helm.ts";
+import { walkManifest } from "./stream.ts";
+import type { ImageSource } from "./workloads.ts";
 
 export type PullPolicy = "Always" | "IfNotPresent" | "Never";
 
@@ -9,15 +18,20 @@ export interface ManifestSource {
   readonly text: string;
 }
 
-export interface ScannedContainer {
+/** An image a pod pulls: a container's, or an image volume's (KEP-4639). */
+export interface ScannedImage {
   readonly file: string;
   readonly line: number | undefined;
   readonly kind: string;
   readonly namespace: string | undefined;
   readonly name: string | undefined;
+  /** The container's name, or the volume's. */
   readonly container: string | undefined;
-  readonly containerType: ContainerType;
+  readonly containerType: ImageSource;
+  /** As the manifest writes it. */
   readonly image: string;
+  /** What the node is asked for (`docker.io/library/busybox:latest`); as written when it does not parse. */
+  readonly nodeImage: string;
   /** Undefined when the image does not parse; lint reports it. */
   readonly reference: ImageReference | undefined;
   readonly referenceError: string | undefined;
@@ -33,13 +47,14 @@ export interface ScanError {
 }
 
 export interface ScanResult {
-  readonly containers: ScannedContainer[];
+  readonly images: ScannedImage[];
   readonly errors: ScanError[];
   readonly documents: number;
 }
 
 /**
- * The policy the API server writes when a container names none (SetDefaults_Container): `Always`
+ * The policy the API server writes when a container or image volume names none
+ * (SetDefaults_Container, SetDefaults_Volume: the same rule for both): `Always`
  * for `latest`, explicit or implied by a reference with neither tag nor digest; `IfNotPresent`
  * otherwise, digest-only references included.
  */
@@ -48,32 +63,64 @@ export function defaultPullPolicy(reference: ImageReference | undefined): PullPo
   return effectiveTag(reference) === DEFAULT_TAG ? "Always" : "IfNotPresent";
 }
 
+/** The name a node's runtime resolves for a pod's image: normalised, with kubelet's `:latest`. */
+export function nodeImageName(reference: ImageReference): string {
+  return formatReference(withDefaultTag(reference));
+}
+
 /** `Kind/namespace/name`, the way operators name a workload in kubectl. */
-export function workloadName(container: Pick<ScannedContainer, "kind" | "namespace" | "name">): string {
+export function workloadName(container: Pick<ScannedImage, "kind" | "namespace" | "name">): string {
   return `${container.kind}/${container.namespace ? `${container.namespace}/` : ""}${container.name ?? "<unnamed>"}`;
 }
 
-/** `name` or `name (initContainer)`. */
-export function containerLabel(container: Pick<ScannedContainer, "container" | "containerType">): string {
-  const name = container.container ?? "<unnamed>";
-  return container.containerType === "container" ? name : `${name} (${container.containerType})`;
+const SOURCE_LABELS: Readonly<Record<ImageSource, string>> = {
+  container: "",
+  initContainer: " (initContainer)",
+  ephemeralContainer: " (ephemeralContainer)",
+  imageVolume: " (image volume)",
+};
+
+/** `name`, `name (initContainer)`, `name (image volume)`. */
+export function containerLabel(image: Pick<ScannedImage, "container" | "containerType">): string {
+  return `${image.container ?? "<unnamed>"}${SOURCE_LABELS[image.containerType]}`;
 }
 
-/** Finds every container image in manifests. Pure: the caller reads the files. */
+/** What a message is about: `container web`, `container migrate (initContainer)`, `image volume weights`. */
+export function subjectOf(image: Pick<ScannedImage, "container" | "containerType">): string {
+  return image.containerType === "imageVolume"
+    ? `image volume ${image.container ?? "<unnamed>"}`
+    : `container ${containerLabel(image)}`;
+}
+
+/** Finds every image a pod pulls in manifests: containers of every kind and image volumes. Pure: the caller reads the files. */
 export function scanManifests(sources: readonly ManifestSource[]): ScanResult {
-  const containers: ScannedContainer[] = [];
+  const images: ScannedImage[] = [];
   const errors: ScanError[] = [];
   let documents = 0;
   for (const source of sources) {
     const walked = walkManifest(source.text);
     documents += walked.documents;
+    // An unrendered chart fails as YAML or as references; say what it is instead.
+    const helmLine =
+      walked.problems.length > 0 || walked.images.some((found) => String(found.image).includes("{{"))
+        ? helmTemplateLine(source.text)
+        : undefined;
+    if (helmLine !== undefined) {
+      errors.push({
+        file: source.name,
+        line: helmLine,
+        message:
+          "holds Helm template directives ({{ }}): render the chart first (helm template RELEASE CHART) and pass its output",
+      });
+      continue;
+    }
     for (const problem of walked.problems) errors.push({ file: source.name, ...problem });
-    for (const found of walked.containers) {
+    for (const found of walked.images) {
       if (typeof found.image !== "string" || found.image === "") {
         errors.push({
           file: source.name,
           line: found.line,
-          message: `${workloadName(found)}: container ${found.container ?? "<unnamed>"} has no image`,
+          message: `${workloadName(found)}: ${subjectOf({ container: found.container, containerType: found.source })} has no ${found.source === "imageVolume" ? "image.reference" : "image"}`,
         });
         continue;
       }
@@ -81,15 +128,16 @@ export function scanManifests(sources: readonly ManifestSource[]): ScanResult {
       const declared =
         typeof found.pullPolicy === "string" && found.pullPolicy !== "" ? found.pullPolicy : undefined;
       const reference = parsed.ok ? parsed.reference : undefined;
-      containers.push({
+      images.push({
         file: source.name,
         line: found.line,
         kind: found.kind,
         namespace: found.namespace,
         name: found.name,
         container: found.container,
-        containerType: found.containerType,
+        containerType: found.source,
         image: found.image,
+        nodeImage: reference === undefined ? found.image : nodeImageName(reference),
         reference,
         referenceError: parsed.ok ? undefined : parsed.error.reason,
         declaredPolicy: declared,
@@ -98,5 +146,5 @@ export function scanManifests(sources: readonly ManifestSource[]): ScanResult {
       });
     }
   }
-  return { containers, errors, documents };
+  return { images, errors, documents };
 }

@@ -1,28 +1,30 @@
 import {
-  Composer,
   isAlias,
   isMap,
   isScalar,
   isSeq,
   LineCounter,
-  Parser,
   type Document,
   type Node,
   type Scalar,
   type YAMLMap,
 } from "yaml";
 
-export type ContainerType = "container" | "initContainer" | "ephemeralContainer";
+/** Where in a pod spec an image is named; kubelet pulls each the same way (KEP-4639 for volumes). */
+export type ImageSource = "container" | "initContainer" | "ephemeralContainer" | "imageVolume";
 
-/** One container found in a manifest, with where its `image:` value sits in the text. */
-export interface ContainerNode {
+/** One image found in a manifest, with where its value sits in the text. */
+export interface ImageNode {
   readonly kind: string;
   readonly namespace: string | undefined;
   readonly name: string | undefined;
+  /** The container's name, or the volume's for an image volume. */
   readonly container: string | undefined;
-  readonly containerType: ContainerType;
+  readonly source: ImageSource;
+  /** `image`, or `volumes[].image.reference`. */
   readonly image: unknown;
   readonly imageNode: Scalar | undefined;
+  /** `imagePullPolicy`, or `volumes[].image.pullPolicy`. */
   readonly pullPolicy: unknown;
   readonly line: number | undefined;
   /** Rule ids or names listed in a `prepull.dev/ignore` annotation of the object or its pod template. */
@@ -37,7 +39,7 @@ export interface DocumentProblem {
   readonly message: string;
 }
 
-const CONTAINER_FIELDS: ReadonlyArray<readonly [string, ContainerType]> = [
+const CONTAINER_FIELDS: ReadonlyArray<readonly [string, ImageSource]> = [
   ["initContainers", "initContainer"],
   ["containers", "container"],
   ["ephemeralContainers", "ephemeralContainer"],
@@ -96,22 +98,65 @@ function podSpecs(object: YAMLMap, document: Document): Array<{ spec: unknown; m
     .filter((found) => isMap(found.spec));
 }
 
-function lineOf(node: Node | undefined, lines: LineCounter): number | undefined {
+export function lineOf(node: Node | undefined, lines: LineCounter): number | undefined {
   const start = node?.range?.[0];
   return start === undefined ? undefined : lines.linePos(start).line;
 }
 
-function* containersOf(
+/** One image found in a pod spec: a container's `image` or an image volume's `reference`. */
+function imageOf(
+  owner: YAMLMap,
+  imageKey: string,
+  policyKey: string,
+  document: Document,
+  lines: LineCounter,
+): Pick<ImageNode, "image" | "imageNode" | "pullPolicy" | "line"> {
+  // Through an alias, the anchored scalar itself: pinning it pins every alias of it.
+  const imageResolved = resolve(owner.get(imageKey, true), document);
+  const imageNode = isScalar(imageResolved) ? imageResolved : undefined;
+  return {
+    image: imageNode?.value,
+    imageNode,
+    pullPolicy: (resolve(owner.get(policyKey, true), document) as Scalar | undefined)?.value,
+    line: lineOf((imageResolved as Node | undefined) ?? owner, lines),
+  };
+}
+
+/** Items of a pod spec list, each resolved through its alias; an alias without anchor is a problem. */
+function* listItems(
+  spec: unknown,
+  field: string,
+  document: Document,
+  lines: LineCounter,
+  problems: DocumentProblem[],
+): Generator<YAMLMap> {
+  const list = child(spec, field, document);
+  if (!isSeq(list)) return;
+  for (const item of list.items) {
+    const resolved = resolve(item, document);
+    if (isAlias(item) && resolved === undefined) {
+      // Anchors do not reach across documents: `---` ends their scope.
+      problems.push({
+        line: lineOf(item, lines),
+        message: `alias *${item.source} has no anchor in this document`,
+      });
+    }
+    if (isMap(resolved)) yield resolved;
+  }
+}
+
+/** Every image of a Kubernetes object, or of every object of a List. */
+export function* imagesOf(
   object: unknown,
   document: Document,
   lines: LineCounter,
   problems: DocumentProblem[],
-): Generator<ContainerNode> {
+): Generator<ImageNode> {
   const resolved = resolve(object, document);
   if (!isMap(resolved)) return;
   if (text(child(resolved, "kind", document)) === "List" || isSeq(child(resolved, "items", document))) {
     const items = child(resolved, "items", document);
-    if (isSeq(items)) for (const item of items.items) yield* containersOf(item, document, lines, problems);
+    if (isSeq(items)) for (const item of items.items) yield* imagesOf(item, document, lines, problems);
     return;
   }
   const metadata = child(resolved, "metadata", document);
@@ -125,76 +170,34 @@ function* containersOf(
     });
   }
   const objectIgnores = ignoredRulesOf(metadata, document);
+  const owner = {
+    kind,
+    namespace: text(child(metadata, "namespace", document)),
+    name: nameOf(metadata, document),
+  };
   for (const { spec, metadata: templateMetadata } of specs) {
     const ignoredRules = [...objectIgnores, ...ignoredRulesOf(templateMetadata, document)];
-    for (const [field, containerType] of CONTAINER_FIELDS) {
-      const list = child(spec, field, document);
-      if (!isSeq(list)) continue;
-      for (const item of list.items) {
-        const container = resolve(item, document);
-        if (isAlias(item) && container === undefined) {
-          // Anchors do not reach across documents: `---` ends their scope.
-          problems.push({
-            line: lineOf(item, lines),
-            message: `alias *${item.source} has no anchor in this document`,
-          });
-        }
-        if (!isMap(container)) continue;
-        // Through an alias, the anchored scalar itself: pinning it pins every alias of it.
-        const imageResolved = resolve(container.get("image", true), document);
-        const imageNode = isScalar(imageResolved) ? imageResolved : undefined;
+    for (const [field, source] of CONTAINER_FIELDS) {
+      for (const container of listItems(spec, field, document, lines, problems)) {
         yield {
-          kind,
-          namespace: text(child(metadata, "namespace", document)),
-          name: nameOf(metadata, document),
+          ...owner,
           container: text(child(container, "name", document)),
-          containerType,
-          image: imageNode?.value,
-          imageNode,
-          pullPolicy: (resolve(container.get("imagePullPolicy", true), document) as Scalar | undefined)
-            ?.value,
-          line: lineOf((imageResolved as Node | undefined) ?? container, lines),
+          source,
+          ...imageOf(container, "image", "imagePullPolicy", document, lines),
           ignoredRules,
         };
       }
     }
-  }
-}
-
-/**
- * Every container of every document in one YAML stream, plus the documents that do not parse.
- * Documents are composed one at a time and dropped once walked, so memory follows the largest
- * document rather than the whole stream.
- */
-export function walkManifest(source: string): {
-  containers: ContainerNode[];
-  problems: DocumentProblem[];
-  documents: number;
-} {
-  const lines = new LineCounter();
-  const composer = new Composer();
-  const containers: ContainerNode[] = [];
-  const problems: DocumentProblem[] = [];
-  let documents = 0;
-  for (const document of composer.compose(new Parser(lines.addNewLine).parse(source))) {
-    documents += 1;
-    const error = document.errors[0];
-    if (error !== undefined) {
-      problems.push({
-        line: lines.linePos(error.pos[0]).line,
-        message: `not valid YAML: ${error.message.split("\n")[0] ?? ""}`,
-      });
-      continue;
+    for (const volume of listItems(spec, "volumes", document, lines, problems)) {
+      const image = child(volume, "image", document);
+      if (!isMap(image)) continue;
+      yield {
+        ...owner,
+        container: text(child(volume, "name", document)),
+        source: "imageVolume",
+        ...imageOf(image, "reference", "pullPolicy", document, lines),
+        ignoredRules,
+      };
     }
-    const contents = document.contents;
-    if (isMap(contents) && !contents.has("kind")) {
-      problems.push({
-        line: lineOf(contents, lines),
-        message: "document has no kind: not a Kubernetes object",
-      });
-      continue;
-    }
-    containers.push(...containersOf(contents, document, lines, problems));
   }
-  return { containers, problems, documents };
 }

@@ -1,49 +1,8 @@
-import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { cp, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
-import { afterAll, describe, expect, it } from "vitest";
-import { main } from "../../src/cli/index.ts";
+import { describe, expect, it } from "vitest";
 import { pushImage, startRegistry } from "../sandbox/index.ts";
-
-const CORPUS = "test/manifests/corpus";
-const GOLDEN = "test/manifests/golden";
-const LOCKED = "test/manifests/fixtures/locked-set.yaml";
-const temps: string[] = [];
-
-afterAll(async () => {
-  await Promise.all(temps.map((dir) => rm(dir, { recursive: true, force: true })));
-});
-
-async function prepull(
-  args: string[],
-  stdin = "",
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: string[] = [];
-  const err: string[] = [];
-  stdout.on("data", (chunk: Buffer) => out.push(chunk.toString()));
-  stderr.on("data", (chunk: Buffer) => err.push(chunk.toString()));
-  const input = new PassThrough();
-  input.end(stdin);
-  const code = await main(args, { stdout, stderr, stdin: input, env: {} });
-  return { code, stdout: out.join(""), stderr: err.join("") };
-}
-
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "prepull-manifests-"));
-  temps.push(dir);
-  return dir;
-}
-
-/** Lines that differ between two texts of the same length in lines. */
-function changedLines(before: string, after: string): Array<[string, string]> {
-  const a = before.split("\n");
-  const b = after.split("\n");
-  expect(b).toHaveLength(a.length);
-  return a.flatMap((line, i) => (line === b[i] ? [] : [[line, b[i] ?? ""] as [string, string]]));
-}
+import { changedLines, CORPUS, GOLDEN, LOCKED, prepull, tempDir } from "./cli.ts";
 
 describe("prepull plan over a corpus of real-world manifests", () => {
   it.each([
@@ -126,6 +85,20 @@ describe("prepull pin", () => {
     expect(again.stderr).toContain("0 images pinned");
   });
 
+  it("pins from a set entry that carries its digest in the reference, by the tag the runtime resolves", async () => {
+    const dir = await tempDir();
+    const digest = `sha256:${"e".repeat(64)}`;
+    await writeFile(
+      join(dir, "set.yaml"),
+      `apiVersion: prepull/v1\nkind: ImageSet\nmetadata: {name: s}\nspec:\n  images: ["docker.io/library/nginx:1.27@${digest}"]\n`,
+    );
+    const pod =
+      "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: nginx:1.27}]\n";
+    const run = await prepull(["pin", "--from", join(dir, "set.yaml"), "-"], pod);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe(pod.replace("nginx:1.27", `nginx:1.27@${digest}`));
+  });
+
   it("pins aliases through their anchor and every directory file in place", async () => {
     const dir = await tempDir();
     await cp(CORPUS, dir, { recursive: true });
@@ -191,5 +164,37 @@ describe("prepull pin", () => {
     const unreachable = await prepull(["pin", manifest]);
     expect(unreachable.code).toBe(1);
     expect(unreachable.stderr).toContain("network");
+  });
+});
+
+describe("prepull plan --imageset: the digest decides whether a Never image is warm", () => {
+  const D = `sha256:${"c".repeat(64)}`;
+  const E = `sha256:${"d".repeat(64)}`;
+  const podWith = (image: string): string =>
+    `apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n    - {name: c, image: "${image}", imagePullPolicy: Never}\n`;
+  const setWith = (image: string): string =>
+    `apiVersion: prepull/v1\nkind: ImageSet\nmetadata: {name: s}\nspec:\n  images: ["${image}"]\n`;
+
+  it.each([
+    [`nginx:1.27@${D}`, `nginx@${D}`, false],
+    [`nginx@${D}`, `nginx:1.27@${D}`, false],
+    [`docker.io/library/nginx:1.27@${D}`, `nginx:1.28@${D}`, false],
+    [`nginx@${E}`, `nginx:1.27@${D}`, true],
+    [`nginx:1.27@${E}`, `nginx:1.27@${D}`, true],
+  ])("pod %s, set %s: not warmed is %s", async (podImage, setImage, notWarmed) => {
+    const dir = await tempDir();
+    await writeFile(join(dir, "pod.yaml"), podWith(podImage));
+    await writeFile(join(dir, "set.yaml"), setWith(setImage));
+    const run = await prepull([
+      "plan",
+      join(dir, "pod.yaml"),
+      "--imageset",
+      join(dir, "set.yaml"),
+      "-o",
+      "json",
+    ]);
+    const { findings } = JSON.parse(run.stdout) as { findings: Array<{ rule: string }> };
+    expect(findings.some((f) => f.rule === "never-not-warmed")).toBe(notWarmed);
+    expect(run.code).toBe(notWarmed ? 1 : 0);
   });
 });
