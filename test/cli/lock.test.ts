@@ -93,6 +93,8 @@ describe("prepull lock", () => {
     expect(without.stderr).toMatch(/^prepull: usage: .*--update/);
     const absent = await runMain(["lock", "--update", file, `${registry.host}/team/other:1`]);
     expect(absent.code).toBe(2);
-    expect(absent.stderr).toBe(`prepull: input: ${registry.host}/team/other:1: not in the set\n`);
+    expect(absent.stderr).toBe(
+      `prepull: input: ${registry.host}/team/other:1: no entry of ${file} names this image\n`,
+    );
   });
 });
