@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { planPins, type PinEntry, type PinInventoryImage } from "./pins.ts";
+import { parseReference } from "../reference/index.ts";
+import { pinNames, planPins, type PinEntry, type PinInventoryImage } from "./pins.ts";
 
 const MB = 1024 * 1024;
 
@@ -175,5 +176,25 @@ describe("planPins", () => {
         },
       ),
     );
+  });
+});
+
+describe("pinNames", () => {
+  const D = `sha256:${"d".repeat(64)}`;
+
+  it("names the tag and the digest pods resolve, fully qualified", () => {
+    expect(pinNames(parseReference("redis:7"), D)).toEqual([
+      "docker.io/library/redis:7",
+      `docker.io/library/redis@${D}`,
+    ]);
+    expect(pinNames(parseReference(`ghcr.io/a/b:v1@${D}`), D)).toEqual([
+      "ghcr.io/a/b:v1",
+      `ghcr.io/a/b@${D}`,
+    ]);
+  });
+
+  it("uses latest for a bare name, as kubelet does, and only the digest for a digest reference", () => {
+    expect(pinNames(parseReference("ghcr.io/a/b"), undefined)).toEqual(["ghcr.io/a/b:latest"]);
+    expect(pinNames(parseReference(`ghcr.io/a/b@${D}`), D)).toEqual([`ghcr.io/a/b@${D}`]);
   });
 });

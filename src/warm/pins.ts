@@ -1,3 +1,6 @@
+import type { ImageReference } from "../reference/index.ts";
+import { digestName, effectiveTag, tagName } from "./plan.ts";
+
 /**
  * Which names to pin so kubelet's image GC keeps the warm set (DESIGN semantics 7). Pure: the
  * runtime adapter reads the inventory and applies the result.
@@ -6,6 +9,19 @@
  * image as pinned when any of its names is. prepull pins the names pods use (so a pin follows
  * a tag that moves), marks those pins as its own, and removes only pins it marked.
  */
+
+/**
+ * The names pods use for an entry, fully qualified as the runtime records them: `N:T` (with
+ * `latest` when the entry names neither tag nor digest, as kubelet looks it up) and `N@D` when
+ * the digest is known.
+ */
+export function pinNames(reference: ImageReference, digest: string | undefined): string[] {
+  const tag = effectiveTag(reference);
+  return [
+    ...(tag === undefined ? [] : [tagName(reference, tag)]),
+    ...(digest === undefined ? [] : [digestName(reference, digest)]),
+  ];
+}
 
 /** One warm entry as the pin planner sees it. */
 export interface PinEntry {
