@@ -1,7 +1,10 @@
 import type { CallOptions } from "../cri/index.ts";
 import type { ContainerdApi, IngestStatus } from "./client.ts";
 
-/** Bytes of a pull so far, from containerd's content store. */
+/**
+ * Bytes of a pull so far, from containerd's content store. containerd copies a download into
+ * its ingest in 1 MiB reads, so offsets move in steps of 1 MiB, not smoothly.
+ */
 export interface PullProgress {
   readonly bytesDone: number;
   /** 0 when no size is known yet. */

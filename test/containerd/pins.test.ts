@@ -145,6 +145,27 @@ describe(`containerd's own API on ${process.env.PREPULL_TEST_RUNTIME ?? "contain
     expect(await labelsOf(handName)).not.toHaveProperty(OWNER_LABEL);
   });
 
+  it("the ctr commands docs/pinning.md gives find and remove every pin prepull set, and only those", async () => {
+    const ours = await warmImage("pins/ctr-ours");
+    const byHand = await warmImage("pins/ctr-by-hand");
+    await pinPass([ours.entry]);
+    const handName = byHand.entry.names[0] ?? "";
+    await containerd.ctr(["images", "label", handName, `${PIN_LABEL}=pinned`]);
+
+    const listed = (await containerd.ctr(["images", "ls", "-q", `labels."${OWNER_LABEL}"`]))
+      .split("\n")
+      .filter(Boolean);
+    expect(listed).toEqual(expect.arrayContaining([...ours.entry.names]));
+    expect(listed).not.toContain(handName);
+    for (const name of listed)
+      await containerd.ctr(["images", "label", name, `${PIN_LABEL}=`, `${OWNER_LABEL}=`]);
+
+    for (const name of ours.entry.names)
+      expect(await labelsOf(name)).toEqual({ "io.cri-containerd.image": "managed" });
+    expect(await labelsOf(handName)).toMatchObject({ [PIN_LABEL]: "pinned" });
+    expect(await criPinned(ours.entry.imageId ?? "", false)).toBe(false);
+  });
+
   it("reports an absent name as absent, and an update of a name removed meanwhile as not_found", async () => {
     expect(await api.getImage(`${registry.host}/pins/none:v1`)).toBeUndefined();
     const { entry } = await warmImage("pins/removed");
