@@ -23,7 +23,7 @@ export {
   recordPin,
   type RecordPin,
 } from "./labels.ts";
-export { applyPinPlan, readPinInventory, type PinOutcome } from "./pins.ts";
+export { applyPinPlan, readPinInventory, syncPins, type PinOutcome } from "./pins.ts";
 export {
   MAX_BLOBS,
   readBlobProgress,

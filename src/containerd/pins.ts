@@ -1,6 +1,6 @@
 import type { CallOptions, RuntimeImage } from "../cri/index.ts";
 import { isClassifiedError } from "../failure/index.ts";
-import type { PinInventoryImage, PinPlan } from "../warm/pins.ts";
+import { planPins, type PinEntry, type PinInventoryImage, type PinPlan } from "../warm/pins.ts";
 import type { ContainerdApi, ImageRecord } from "./client.ts";
 import { labelFilter, OWNER_LABEL, OWNER_VALUE, PIN_LABEL, PIN_VALUE, recordPin } from "./labels.ts";
 
@@ -93,4 +93,19 @@ export async function applyPinPlan(
     }
   }
   return { pinned, unpinned, skipped, failed };
+}
+
+/**
+ * One pin pass: read the inventory, plan, apply. `criImages` is the pass's ListImages answer.
+ * The plan's entry statuses describe the node once the outcome's changes are made.
+ */
+export async function syncPins(
+  api: ContainerdApi,
+  criImages: readonly RuntimeImage[],
+  entries: readonly PinEntry[],
+  budgetBytes: number,
+  options?: CallOptions,
+): Promise<{ readonly plan: PinPlan; readonly outcome: PinOutcome }> {
+  const plan = planPins(entries, await readPinInventory(api, criImages, options), budgetBytes);
+  return { plan, outcome: await applyPinPlan(api, plan, options) };
 }

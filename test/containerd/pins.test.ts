@@ -8,10 +8,11 @@ import {
   PIN_LABEL,
   probeContainerd,
   readPinInventory,
+  syncPins,
   type ContainerdApi,
 } from "../../src/containerd/index.ts";
 import { createCriClient, type ImageRuntime, type RuntimeImage } from "../../src/cri/index.ts";
-import { planPins, type PinEntry } from "../../src/warm/pins.ts";
+import { planPins, type PinEntry, type PinPlan } from "../../src/warm/pins.ts";
 import {
   pushImage,
   startContainerd,
@@ -74,11 +75,10 @@ async function labelsOf(name: string): Promise<Record<string, string>> {
   return { ...(await api.getImage(name))?.labels };
 }
 
-async function pinPass(entries: PinEntry[]): Promise<ReturnType<typeof planPins>> {
-  const inventory = await readPinInventory(api, await cri.listImages());
-  const plan = planPins(entries, inventory, Number.POSITIVE_INFINITY);
-  const outcome = await applyPinPlan(api, plan);
+async function pinPass(entries: PinEntry[]): Promise<PinPlan> {
+  const { plan, outcome } = await syncPins(api, await cri.listImages(), entries, Number.POSITIVE_INFINITY);
   expect(outcome.failed).toEqual([]);
+  expect(outcome.skipped).toEqual([]);
   return plan;
 }
 
@@ -164,6 +164,27 @@ describe(`containerd's own API on ${process.env.PREPULL_TEST_RUNTIME ?? "contain
       expect(await labelsOf(name)).toEqual({ "io.cri-containerd.image": "managed" });
     expect(await labelsOf(handName)).toMatchObject({ [PIN_LABEL]: "pinned" });
     expect(await criPinned(ours.entry.imageId ?? "", false)).toBe(false);
+  });
+
+  it("re-reads each record before changing it: a name pinned by hand or removed since the plan is left alone", async () => {
+    const { entry } = await warmImage("pins/race");
+    const [byTag, byDigest] = entry.names;
+    const plan = planPins(
+      [entry],
+      await readPinInventory(api, await cri.listImages()),
+      Number.POSITIVE_INFINITY,
+    );
+    expect(plan.pin).toEqual([byTag, byDigest]);
+
+    await containerd.ctr(["images", "label", byTag ?? "", `${PIN_LABEL}=pinned`]);
+    await containerd.ctr(["images", "rm", byDigest ?? ""]);
+    const outcome = await applyPinPlan(api, plan);
+    expect(outcome.pinned).toEqual([]);
+    expect(outcome.skipped).toEqual([
+      { name: byTag, reason: "pinned by someone else" },
+      { name: byDigest, reason: "no image has this name any more" },
+    ]);
+    expect(await labelsOf(byTag ?? "")).not.toHaveProperty(OWNER_LABEL);
   });
 
   it("reports an absent name as absent, and an update of a name removed meanwhile as not_found", async () => {
