@@ -1,4 +1,4 @@
-import type { ContainerdApi } from "./client.ts";
+import type { ContainerdApi } from "./types.ts";
 import { labelFilter, OWNER_LABEL } from "./labels.ts";
 
 /** Whether a feature works on this node's runtime, and why not when it does not. */

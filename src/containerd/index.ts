@@ -1,13 +1,13 @@
+export { createContainerdClient, type ContainerdClientOptions } from "./client.ts";
 export {
-  createContainerdClient,
   CRI_NAMESPACE,
   UnsupportedApiError,
   type ContainerdApi,
-  type ContainerdClientOptions,
   type ContainerdVersion,
   type ImageRecord,
+  type ImageTarget,
   type IngestStatus,
-} from "./client.ts";
+} from "./types.ts";
 export {
   pinningSupport,
   probeContainerd,

@@ -1,5 +1,5 @@
 import type { CallOptions } from "../cri/index.ts";
-import type { ContainerdApi, IngestStatus } from "./client.ts";
+import type { ContainerdApi, IngestStatus } from "./types.ts";
 
 /**
  * Bytes of a pull so far, from containerd's content store. containerd copies a download into

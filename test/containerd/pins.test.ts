@@ -1,5 +1,6 @@
 import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
+import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   applyPinPlan,
@@ -9,6 +10,7 @@ import {
   probeContainerd,
   readPinInventory,
   syncPins,
+  UnsupportedApiError,
   type ContainerdApi,
 } from "../../src/containerd/index.ts";
 import { createCriClient, type ImageRuntime, type RuntimeImage } from "../../src/cri/index.ts";
@@ -217,6 +219,31 @@ describe(`containerd's own API on ${process.env.PREPULL_TEST_RUNTIME ?? "contain
       missing.close();
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
+  it("reports pinning unavailable, with the reason, where the socket answers gRPC but not containerd's API, as CRI-O's does", async () => {
+    const path = join(containerd.root, "cri-only.sock");
+    const server = new grpc.Server();
+    await new Promise<void>((resolve, reject) => {
+      server.bindAsync(`unix://${path}`, grpc.ServerCredentials.createInsecure(), (error) => {
+        if (error === null) resolve();
+        else reject(error);
+      });
+    });
+    const other = createContainerdClient({ endpoint: `unix://${path}` });
+    try {
+      await expect(other.version()).rejects.toBeInstanceOf(UnsupportedApiError);
+      const capabilities = await probeContainerd(other);
+      expect(capabilities.version).toBeUndefined();
+      expect(JSON.stringify(capabilities.pinning)).toMatch(/does not serve containerd's API/);
+      expect(capabilities.progress).toMatchObject({ available: false });
+
+      const crio = await probeContainerd(other, { criRuntimeName: "cri-o" });
+      expect(JSON.stringify(crio.pinning)).toMatch(/CRI-O pins through pinned_images/);
+    } finally {
+      other.close();
+      server.forceShutdown();
     }
   });
 });
