@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import { isClassifiedError, isInputError } from "../failure/index.ts";
 import { ExitCode, UsageError, type CliContext, type CommandIO } from "./context.ts";
 import { agentCommand } from "./agent.ts";
+import { crioPinsCommand } from "./crio-pins.ts";
 import { errorLine } from "./failure-text.ts";
 import { lockCommand } from "./lock.ts";
 import { pinCommand } from "./pin.ts";
@@ -56,6 +57,7 @@ export function buildProgram(context: CliContext): Command {
   program.addCommand(planCommand(context));
   program.addCommand(pinCommand(context));
   program.addCommand(waitCommand(context));
+  program.addCommand(crioPinsCommand(context));
   for (const command of program.commands) {
     command.exitOverride().configureOutput(output);
   }

@@ -1,5 +1,7 @@
 import { createServer as createHttpServer, request as httpRequest, type IncomingMessage } from "node:http";
 import { createServer as createTcpServer, type Server, type Socket } from "node:net";
+import { Transform } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { RegistryInstance } from "./registry.ts";
 
 /** A loopback server that injects faults a real registry will not produce on demand. */
@@ -11,11 +13,33 @@ export interface FaultServer {
   close(): Promise<void>;
 }
 
+/** Forward the request, but deliver the answer's body at this rate: a slow link. */
+export interface Throttle {
+  throttleBytesPerSecond: number;
+}
+
 export type FaultBehaviour = (request: {
   method: string;
   path: string;
   count: number;
-}) => "pass" | "hang" | "reset" | { status: number; headers?: Record<string, string>; body?: string };
+}) =>
+  "pass" | "hang" | "reset" | Throttle | { status: number; headers?: Record<string, string>; body?: string };
+
+/** Passes bytes on in tenth-of-a-second slices of `bytesPerSecond`. */
+function pace(bytesPerSecond: number): Transform {
+  const slice = Math.max(1, Math.floor(bytesPerSecond / 10));
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      void (async () => {
+        for (let at = 0; at < chunk.length; at += slice) {
+          this.push(chunk.subarray(at, at + slice));
+          await sleep(100);
+        }
+        done();
+      })();
+    },
+  });
+}
 
 function listen(server: Server, sockets: Set<Socket>): Promise<string> {
   server.on("connection", (socket: Socket) => {
@@ -78,7 +102,7 @@ export async function startFaultProxy(
       req.socket.destroy();
       return;
     }
-    if (verdict !== "pass") {
+    if (verdict !== "pass" && !("throttleBytesPerSecond" in verdict)) {
       res.writeHead(verdict.status, verdict.headers ?? {});
       res.end(verdict.body ?? "");
       return;
@@ -93,7 +117,8 @@ export async function startFaultProxy(
       },
       (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
+        if (verdict === "pass") answer.pipe(res);
+        else answer.pipe(pace(verdict.throttleBytesPerSecond)).pipe(res);
       },
     );
     forward.on("error", () => res.destroy());

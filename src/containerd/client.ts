@@ -1,0 +1,216 @@
+import { fileURLToPath } from "node:url";
+import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
+import { z } from "zod";
+import { classifyRuntimeError, normalizeEndpoint, type CallOptions } from "../cri/index.ts";
+import { ClassifiedError } from "../failure/index.ts";
+import { CRI_NAMESPACE, UnsupportedApiError, type ContainerdApi, type ImageRecord } from "./types.ts";
+
+const PROTO_DIR = fileURLToPath(new URL("../../proto", import.meta.url));
+const PROTO_FILES = ["images.proto", "content.proto", "version.proto"].map((file) => `containerd/${file}`);
+
+export interface ContainerdClientOptions {
+  readonly endpoint: string;
+  readonly namespace?: string;
+  /** Deadline for every call that names none. */
+  readonly callTimeoutMs?: number;
+}
+
+const int64 = z.union([z.string(), z.number()]).transform(Number);
+const wireImage = z.object({
+  name: z.string(),
+  labels: z.record(z.string(), z.string()),
+  target: z
+    .object({
+      media_type: z.string(),
+      digest: z.string(),
+      size: int64,
+      annotations: z.record(z.string(), z.string()),
+    })
+    .nullable(),
+});
+const wireStatus = z.object({ ref: z.string(), offset: int64, total: int64 });
+const schemas = {
+  version: z.object({ version: z.string(), revision: z.string() }),
+  image: z.object({ image: wireImage.nullable() }),
+  images: z.object({ images: z.array(wireImage) }),
+  info: z.object({ info: z.object({ size: int64 }).nullable() }),
+  statuses: z.object({ statuses: z.array(wireStatus) }),
+};
+
+function toRecord(wire: z.infer<typeof wireImage>): ImageRecord {
+  const target = wire.target ?? { media_type: "", digest: "", size: 0, annotations: {} };
+  return {
+    name: wire.name,
+    labels: wire.labels,
+    target: {
+      mediaType: target.media_type,
+      digest: target.digest,
+      size: target.size,
+      annotations: target.annotations,
+    },
+  };
+}
+
+let cachedPackage: grpc.GrpcObject | undefined;
+
+function service(path: string): grpc.ServiceClientConstructor {
+  cachedPackage ??= grpc.loadPackageDefinition(
+    protoLoader.loadSync(PROTO_FILES, {
+      includeDirs: [PROTO_DIR],
+      keepCase: true,
+      longs: String,
+      defaults: true,
+      oneofs: true,
+    }),
+  );
+  let node: unknown = cachedPackage;
+  for (const part of path.split(".")) node = (node as Record<string, unknown>)[part];
+  return node as grpc.ServiceClientConstructor;
+}
+
+type UnaryMethod = (
+  request: object,
+  metadata: grpc.Metadata,
+  options: grpc.CallOptions,
+  callback: (error: grpc.ServiceError | null, response: unknown) => void,
+) => grpc.ClientUnaryCall;
+
+/**
+ * A client for containerd's images, content and version services over grpc-js, in one
+ * namespace (`k8s.io`, where CRI keeps images), with a deadline on every call and errors
+ * classified as the CRI client classifies them.
+ */
+export function createContainerdClient(options: ContainerdClientOptions): ContainerdApi {
+  const endpoint = normalizeEndpoint(options.endpoint);
+  const callTimeoutMs = options.callTimeoutMs ?? 10_000;
+  const namespace = options.namespace ?? CRI_NAMESPACE;
+  const credentials = grpc.credentials.createInsecure();
+  const channelOptions: grpc.ChannelOptions = {
+    "grpc.max_receive_message_length": 64 * 1024 * 1024,
+    "grpc.enable_retries": 0,
+  };
+  const images = new (service("containerd.services.images.v1.Images"))(endpoint, credentials, channelOptions);
+  const content = new (service("containerd.services.content.v1.Content"))(
+    endpoint,
+    credentials,
+    channelOptions,
+  );
+  const version = new (service("containerd.services.version.v1.Version"))(
+    endpoint,
+    credentials,
+    channelOptions,
+  );
+
+  function call<S extends z.ZodType>(
+    client: grpc.Client,
+    method: string,
+    request: object,
+    schema: S,
+    callOptions: CallOptions & { subject?: string },
+  ): Promise<z.infer<S>> {
+    const { signal } = callOptions;
+    const context = { method, endpoint, image: callOptions.subject };
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(signal.reason as Error);
+        return;
+      }
+      const metadata = new grpc.Metadata();
+      metadata.set("containerd-namespace", namespace);
+      const deadline = new Date(Date.now() + (callOptions.timeoutMs ?? callTimeoutMs));
+      const fn = (client as unknown as Record<string, UnaryMethod>)[method];
+      if (fn === undefined) throw new Error(`containerd method ${method} is missing from the proto`);
+      const onAbort = (): void => {
+        pending.cancel();
+      };
+      const pending = fn.call(client, request, metadata, { deadline }, (error, response) => {
+        signal?.removeEventListener("abort", onAbort);
+        if (error !== null) {
+          if (signal?.aborted) reject(signal.reason as Error);
+          else if (error.code === grpc.status.UNIMPLEMENTED) {
+            reject(
+              new UnsupportedApiError(
+                `${method}: the runtime at ${endpoint} does not serve containerd's API`,
+              ),
+            );
+          } else reject(classifyRuntimeError(error, context));
+          return;
+        }
+        const parsed = schema.safeParse(response);
+        if (parsed.success) resolve(parsed.data);
+        else
+          reject(
+            new ClassifiedError("runtime", `${method}: unexpected answer from containerd at ${endpoint}`),
+          );
+      });
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  const notFoundAs = async <T>(promise: Promise<T>, absent: T): Promise<T> => {
+    try {
+      return await promise;
+    } catch (error) {
+      if (error instanceof ClassifiedError && error.kind === "not_found") return absent;
+      throw error;
+    }
+  };
+
+  return {
+    endpoint,
+
+    version: (callOptions = {}) => call(version, "Version", {}, schemas.version, callOptions),
+
+    async getImage(name, callOptions = {}) {
+      const request = call(images, "Get", { name }, schemas.image, { ...callOptions, subject: name });
+      const answer = await notFoundAs(request, { image: null });
+      return answer.image === null ? undefined : toRecord(answer.image);
+    },
+
+    async listImages(filters, callOptions = {}) {
+      const answer = await call(images, "List", { filters }, schemas.images, callOptions);
+      return answer.images.map(toRecord);
+    },
+
+    async updateImageLabels(record, labels, callOptions = {}) {
+      const { name, target } = record;
+      // containerd reads the target of every Update, even one that only changes labels: without
+      // it containerd 2.1 dereferences nothing and crashes, so the record's own target is sent.
+      const request = {
+        image: {
+          name,
+          labels,
+          target: {
+            media_type: target.mediaType,
+            digest: target.digest,
+            size: target.size,
+            annotations: target.annotations,
+          },
+        },
+        update_mask: { paths: Object.keys(labels).map((key) => `labels.${key}`) },
+      };
+      const answer = await call(images, "Update", request, schemas.image, { ...callOptions, subject: name });
+      if (answer.image === null)
+        throw new ClassifiedError("runtime", `Update ${name}: containerd returned no image`);
+      return toRecord(answer.image);
+    },
+
+    async contentSize(digest, callOptions = {}) {
+      const request = call(content, "Info", { digest }, schemas.info, { ...callOptions, subject: digest });
+      const answer = await notFoundAs(request, { info: null });
+      return answer.info?.size;
+    },
+
+    async listIngests(callOptions = {}) {
+      const answer = await call(content, "ListStatuses", { filters: [] }, schemas.statuses, callOptions);
+      return answer.statuses;
+    },
+
+    close() {
+      images.close();
+      content.close();
+      version.close();
+    },
+  };
+}

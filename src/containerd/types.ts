@@ -1,0 +1,65 @@
+import type { CallOptions } from "../cri/index.ts";
+import { ClassifiedError } from "../failure/index.ts";
+
+/** The namespace containerd's CRI plugin keeps Kubernetes images in. */
+export const CRI_NAMESPACE = "k8s.io";
+
+/** The content an image record points at (containerd's `Descriptor`). */
+export interface ImageTarget {
+  readonly mediaType: string;
+  readonly digest: string;
+  readonly size: number;
+  readonly annotations: Readonly<Record<string, string>>;
+}
+
+/** One containerd image record: a name, its labels and the content it points at. */
+export interface ImageRecord {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly target: ImageTarget;
+}
+
+/** One blob being written into the content store, e.g. a layer of a running pull. */
+export interface IngestStatus {
+  /** containerd's ingest key, e.g. `layer-sha256:…`; it ends with the blob's digest. */
+  readonly ref: string;
+  readonly offset: number;
+  /** 0 while the size is not known yet. */
+  readonly total: number;
+}
+
+export interface ContainerdVersion {
+  readonly version: string;
+  readonly revision: string;
+}
+
+/** containerd's own API on the runtime socket: only what CRI cannot do. */
+export interface ContainerdApi {
+  readonly endpoint: string;
+  version(options?: CallOptions): Promise<ContainerdVersion>;
+  /** `undefined` when no record has that name. */
+  getImage(name: string, options?: CallOptions): Promise<ImageRecord | undefined>;
+  /** Records matching any of `filters` (containerd filter syntax); all records when empty. */
+  listImages(filters: readonly string[], options?: CallOptions): Promise<ImageRecord[]>;
+  /**
+   * Sets the labels named in `labels` on `record`, leaving its other labels and its target
+   * alone; an empty value removes the label. Fails with `not_found` when the name is gone.
+   */
+  updateImageLabels(
+    record: ImageRecord,
+    labels: Readonly<Record<string, string>>,
+    options?: CallOptions,
+  ): Promise<ImageRecord>;
+  /** The size of a stored blob, `undefined` when it is not stored (yet). */
+  contentSize(digest: string, options?: CallOptions): Promise<number | undefined>;
+  listIngests(options?: CallOptions): Promise<IngestStatus[]>;
+  close(): void;
+}
+
+/** The socket answers, but not with containerd's API (CRI-O, cri-dockerd, or a CRI-only proxy). */
+export class UnsupportedApiError extends ClassifiedError {
+  constructor(message: string) {
+    super("runtime", message);
+    this.name = "UnsupportedApiError";
+  }
+}
