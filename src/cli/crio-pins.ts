@@ -1,9 +1,8 @@
 import { Command } from "commander";
 import { stringify } from "smol-toml";
-import type { ImageSetEntry } from "../imageset/index.ts";
-import { pinNames } from "../warm/pins.ts";
+import { loadDesiredState, type ImageSetEntry } from "../imageset/index.ts";
+import { pinNames } from "../warm/index.ts";
 import type { CliContext } from "./context.ts";
-import { loadImageSets } from "./inputs.ts";
 
 /**
  * CRI-O pins what `[crio.image] pinned_images` lists (exact names, `prefix*`, `*keyword*`,
@@ -36,7 +35,7 @@ export function crioPinsCommand(context: CliContext): Command {
     )
     .argument("<imageset...>", "ImageSet files or directories")
     .action(async (paths: string[]) => {
-      const desired = await loadImageSets(paths);
+      const desired = await loadDesiredState(paths);
       context.io.stdout.write(crioPinsDropIn(crioPinnedImages(desired.entries), desired.sets));
     });
 }

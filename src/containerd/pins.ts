@@ -1,6 +1,6 @@
 import type { CallOptions, RuntimeImage } from "../cri/index.ts";
 import { isClassifiedError } from "../failure/index.ts";
-import { planPins, type PinEntry, type PinInventoryImage, type PinPlan } from "../warm/pins.ts";
+import { planPins, type PinEntry, type PinInventoryImage, type PinPlan } from "../warm/index.ts";
 import type { ContainerdApi, ImageRecord } from "./types.ts";
 import { labelFilter, OWNER_LABEL, OWNER_VALUE, PIN_LABEL, PIN_VALUE, recordPin } from "./labels.ts";
 

@@ -30,3 +30,12 @@ export {
   type WarmLoopStatus,
 } from "./loop.ts";
 export { ENTRY_STATES, type EntryState, type EntryStatus } from "./state.ts";
+export {
+  pinNames,
+  planPins,
+  type EntryPin,
+  type PinEntry,
+  type PinInventoryImage,
+  type PinPlan,
+  type PinReason,
+} from "./pins.ts";

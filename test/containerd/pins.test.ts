@@ -14,7 +14,7 @@ import {
   type ContainerdApi,
 } from "../../src/containerd/index.ts";
 import { createCriClient, type ImageRuntime, type RuntimeImage } from "../../src/cri/index.ts";
-import { planPins, type PinEntry, type PinPlan } from "../../src/warm/pins.ts";
+import { planPins, type PinEntry, type PinPlan } from "../../src/warm/index.ts";
 import {
   pushImage,
   startContainerd,
