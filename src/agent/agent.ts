@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import type { CallObserver, ImageRuntime } from "../cri/index.ts";
+import type { CallObserver } from "../cri/index.ts";
 import {
   createAgentMetrics,
   startStatusServer,
@@ -9,7 +9,13 @@ import {
 } from "../http/index.ts";
 import { watchDesiredState, type DesiredState } from "../imageset/index.ts";
 import { pullAuthFrom, type CredentialKeyring, type RegistryClient } from "../registry/index.ts";
-import { createDiskGuard, ENTRY_STATES, WarmLoop, type WarmLogger } from "../warm/index.ts";
+import {
+  createDiskGuard,
+  ENTRY_STATES,
+  WarmLoop,
+  type ImageRuntime,
+  type WarmLogger,
+} from "../warm/index.ts";
 
 export interface AgentOptions {
   readonly configPaths: readonly string[];

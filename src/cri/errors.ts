@@ -1,27 +1,10 @@
 import { status as GrpcStatus } from "@grpc/grpc-js";
-import { ClassifiedError, type FailureKind } from "../failure/index.ts";
+import { ClassifiedError, redactSecrets, type FailureKind } from "../failure/index.ts";
 
 interface GrpcLikeError {
   code?: number;
   details?: string;
   message?: string;
-}
-
-const REDACTED = "[redacted]";
-
-/**
- * Runtime messages sometimes echo URLs or headers; remove anything secret before the text can
- * reach a log or a report.
- */
-export function redactSecrets(text: string, secrets: readonly string[] = []): string {
-  let out = text;
-  for (const secret of secrets) {
-    if (secret.length >= 3) out = out.split(secret).join(REDACTED);
-  }
-  return out
-    .replace(/(\/\/)[^/@\s:]+:[^/@\s]+@/g, `$1${REDACTED}@`)
-    .replace(/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi, `$1 ${REDACTED}`)
-    .replace(/\b((?:access_)?token|password|auth)=([^&\s"]+)/gi, `$1=${REDACTED}`);
 }
 
 /** Message fragments seen from containerd and CRI-O, most specific first. */

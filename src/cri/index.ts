@@ -5,14 +5,7 @@ export {
   normalizeEndpoint,
   resolveRuntimeEndpoint,
 } from "./endpoint.ts";
-export { classifyRuntimeError, redactSecrets } from "./errors.ts";
-export type {
-  CallObserver,
-  CallOptions,
-  ImageFilesystemUsage,
-  ImageRuntime,
-  PullAuth,
-  PullOptions,
-  RuntimeImage,
-  RuntimeVersion,
-} from "./types.ts";
+export { classifyRuntimeError } from "./errors.ts";
+export type { CallObserver } from "./observer.ts";
+// Transitional: the ports belong to the warm core; importers outside src/warm move to it.
+export type { ImageRuntime, PullAuth } from "../warm/index.ts";

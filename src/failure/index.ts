@@ -29,3 +29,5 @@ export class ClassifiedError extends Error {
 export function isClassifiedError(error: unknown): error is ClassifiedError {
   return error instanceof ClassifiedError;
 }
+
+export { redactSecrets } from "./redact.ts";

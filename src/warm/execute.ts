@@ -1,4 +1,4 @@
-import type { ImageRuntime, PullAuth, RuntimeImage } from "../cri/index.ts";
+import type { ImageRuntime, PullAuth, RuntimeImage } from "./ports.ts";
 import { ClassifiedError, isClassifiedError, type FailureKind } from "../failure/index.ts";
 import { kubeletImageString, repositoryName, type ImageReference } from "../reference/index.ts";
 import { recordedDigest } from "./inventory.ts";

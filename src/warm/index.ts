@@ -1,3 +1,12 @@
+export type {
+  CallOptions,
+  ImageFilesystemUsage,
+  ImageRuntime,
+  PullAuth,
+  PullOptions,
+  RuntimeImage,
+  RuntimeVersion,
+} from "./ports.ts";
 export { ImageInventory, recordedDigest } from "./inventory.ts";
 export {
   canonicalImage,

@@ -1,5 +1,5 @@
 import PQueue from "p-queue";
-import type { ImageRuntime, PullAuth, RuntimeVersion } from "../cri/index.ts";
+import type { ImageRuntime, PullAuth, RuntimeVersion } from "./ports.ts";
 import type { FailureKind } from "../failure/index.ts";
 import type { ImageReference } from "../reference/index.ts";
 import { backoffDelay, DEFAULT_BACKOFF, spreadDelay, type BackoffPolicy } from "./backoff.ts";
