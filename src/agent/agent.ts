@@ -12,7 +12,8 @@ import { pullAuthFrom, type CredentialKeyring, type RegistryClient } from "../re
 import {
   createDiskGuard,
   ENTRY_STATES,
-  WarmLoop,
+  imageFilesystemOf,
+  WarmScheduler,
   type ImageRuntime,
   type WarmLogger,
 } from "../warm/index.ts";
@@ -71,36 +72,27 @@ export async function startAgent(
   let desired = initial;
   let configError: { message: string; at: string } | null = null;
 
-  const loop = new WarmLoop({
+  const loop = new WarmScheduler({
     runtime,
     nodeName: options.nodeName,
     concurrency: options.concurrency,
     pullTimeoutMs: options.pullTimeoutMs,
     resyncMs: options.resyncMs,
     spreadMs: options.spreadMs,
+    runtimeGraceMs: options.runtimeGraceMs,
     diskGuard: createDiskGuard({
       threshold: options.diskThreshold,
+      mountpoint: imageFilesystemOf(runtime, options.imageFsPath),
       onUnavailable: (message) => {
         logger.warn({ imageFsPath: options.imageFsPath ?? null }, message);
-      },
-      mountpoint: async () => {
-        if (options.imageFsPath !== undefined) return options.imageFsPath;
-        const [filesystem] = await runtime.imageFsInfo();
-        if (filesystem === undefined || filesystem.mountpoint === "") {
-          throw new Error("the runtime reports no image filesystem; set --image-fs-path");
-        }
-        return filesystem.mountpoint;
       },
     }),
     ...(registry
       ? {
-          resolve: async (reference, signal) => {
-            const resolved = await registry.resolve(reference, {
-              withSize: true,
-              ...(signal ? { signal } : {}),
-            });
-            return { digest: resolved.digest, platformSize: resolved.platformSize };
-          },
+          resolveTag: async (reference, signal) =>
+            (await registry.resolve(reference, signal ? { signal } : {})).digest,
+          sizeOf: async (reference, signal) =>
+            (await registry.resolve(reference, { withSize: true, signal })).platformSize,
         }
       : {}),
     authFor: pullAuthFrom(keyring),
@@ -131,16 +123,7 @@ export async function startAgent(
   const view: AgentView = {
     status,
     health() {
-      const silence = loop.runtimeSilenceMs();
-      const reachable = loop.status().runtime.reachable;
-      if (reachable) return { ok: true, reason: "runtime reachable" };
-      const since = silence ?? Date.now() - Date.parse(startedAt);
-      if (since <= options.runtimeGraceMs)
-        return { ok: true, reason: "runtime not reachable yet, within grace" };
-      return {
-        ok: false,
-        reason: `runtime ${runtime.endpoint} unreachable for ${Math.round(since / 1000)}s`,
-      };
+      return loop.health();
     },
     readiness() {
       if (options.readyWhen === "started") return { ok: true, reason: "started" };

@@ -1,11 +1,12 @@
-import { Command, InvalidArgumentError, Option } from "commander";
+import { Command, Option } from "commander";
 import { loadDesiredState } from "../imageset/index.ts";
 import { ExitCode, type CliContext } from "./context.ts";
+import { addDiskGuardOptions, type DiskFlags } from "./disk-options.ts";
 import { addRegistryOptions, openRegistryAccess, type RegistryFlags } from "./registry-options.ts";
 import { addRuntimeOptions, durationOption, positiveIntegerOption, type RuntimeFlags } from "./options.ts";
 import { PREPULL_VERSION } from "./version.ts";
 
-interface AgentFlags extends RuntimeFlags, RegistryFlags {
+interface AgentFlags extends RuntimeFlags, RegistryFlags, DiskFlags {
   readonly config: string[];
   readonly listen: string;
   readonly resync: number;
@@ -13,22 +14,10 @@ interface AgentFlags extends RuntimeFlags, RegistryFlags {
   readonly nodeName?: string;
   readonly pullTimeout: number;
   readonly spread: number;
-  readonly diskThreshold: number;
-  readonly imageFsPath?: string;
   readonly readyWhen: "started" | "warm";
   readonly logLevel: string;
   readonly shutdownGrace: number;
   readonly runtimeGrace: number;
-}
-
-function percentOption(flag: string, description: string, defaultValue: number): Option {
-  return new Option(flag, description).default(defaultValue).argParser((value: string) => {
-    const parsed = Number(value.replace(/%$/, ""));
-    if (!Number.isFinite(parsed) || parsed <= 0 || parsed > 100) {
-      throw new InvalidArgumentError("expected a percentage between 0 and 100");
-    }
-    return parsed;
-  });
 }
 
 function waitForSignal(): Promise<NodeJS.Signals> {
@@ -86,19 +75,6 @@ export function agentCommand(context: CliContext): Command {
       ).env("PREPULL_SPREAD"),
     )
     .addOption(
-      percentOption(
-        "--disk-threshold <percent>",
-        "block pulls that would fill the image filesystem beyond this",
-        80,
-      ).env("PREPULL_DISK_THRESHOLD"),
-    )
-    .addOption(
-      new Option(
-        "--image-fs-path <path>",
-        "filesystem to statfs for the disk guard (default: the runtime's image filesystem)",
-      ).env("PREPULL_IMAGE_FS_PATH"),
-    )
-    .addOption(
       new Option("--ready-when <when>", "when /readyz turns ready")
         .choices(["started", "warm"])
         .default("started")
@@ -126,6 +102,7 @@ export function agentCommand(context: CliContext): Command {
     );
   addRuntimeOptions(command);
   addRegistryOptions(command);
+  addDiskGuardOptions(command);
   return command.action(async (flags: AgentFlags) => {
     // The daemon's modules load only when it runs, keeping the other commands quick to start.
     const [{ defaultNodeName, startAgent }, { createLogger, parseListenAddress }, { connectRuntime }] =

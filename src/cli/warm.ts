@@ -6,8 +6,9 @@ import {
   type DesiredState,
 } from "../imageset/index.ts";
 import { InvalidReferenceError } from "../reference/index.ts";
-import { warmOnce, type EntryResult } from "../warm/index.ts";
+import { createDiskGuard, imageFilesystemOf, warmOnce, type EntryResult } from "../warm/index.ts";
 import { ExitCode, UsageError, type CliContext } from "./context.ts";
+import { addDiskGuardOptions, type DiskFlags } from "./disk-options.ts";
 import { addRegistryOptions, openRegistryAccess, type RegistryFlags } from "./registry-options.ts";
 import {
   addRuntimeOptions,
@@ -19,7 +20,7 @@ import {
 import { formatTable } from "./table.ts";
 import { formatBytes, formatSeconds } from "./units.ts";
 
-interface WarmFlags extends RuntimeFlags, RegistryFlags {
+interface WarmFlags extends RuntimeFlags, RegistryFlags, DiskFlags {
   readonly config?: string[];
   readonly concurrency: number;
   readonly timeout: number;
@@ -42,6 +43,7 @@ export function warmCommand(context: CliContext): Command {
     .addOption(outputOption());
   addRuntimeOptions(command);
   addRegistryOptions(command);
+  addDiskGuardOptions(command);
   return command.action(async (images: string[], flags: WarmFlags) => {
     const desired = await desiredState(images, flags.config);
     const [{ connectRuntime }, { pullAuthFrom }] = await Promise.all([
@@ -57,8 +59,15 @@ export function warmCommand(context: CliContext): Command {
         runtime,
         concurrency: flags.concurrency,
         pullTimeoutMs: flags.timeout,
+        diskGuard: createDiskGuard({
+          threshold: flags.diskThreshold / 100,
+          mountpoint: imageFilesystemOf(runtime, flags.imageFsPath),
+          onUnavailable: (message) => context.io.stderr.write(`warning: ${message}\n`),
+        }),
         resolveTag: async (reference, signal) =>
           (await registry.client.resolve(reference, signal ? { signal } : {})).digest,
+        sizeOf: async (reference, signal) =>
+          (await registry.client.resolve(reference, { withSize: true, signal })).platformSize,
         authFor: pullAuthFrom(registry.keyring),
         onResult: (result) => {
           done += 1;
