@@ -76,7 +76,9 @@ export function selectedRuntimeName(): RuntimeName {
   const chosen = process.env[RUNTIME_VARIABLE]?.trim();
   if (chosen === undefined || chosen === "") return DEFAULT_RUNTIME;
   if (!(RUNTIME_NAMES as readonly string[]).includes(chosen)) {
-    throw new Error(`${RUNTIME_VARIABLE}=${chosen} is not a runtime of the matrix (${RUNTIME_NAMES.join(", ")})`);
+    throw new Error(
+      `${RUNTIME_VARIABLE}=${chosen} is not a runtime of the matrix (${RUNTIME_NAMES.join(", ")})`,
+    );
   }
   return chosen as RuntimeName;
 }
