@@ -13,7 +13,6 @@ export {
   digestName,
   effectiveTag,
   planEntry,
-  planWarm,
   tagName,
   type EntryPlan,
   type WarmAction,

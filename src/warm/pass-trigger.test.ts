@@ -56,9 +56,9 @@ describe("PassTrigger", () => {
       (error) => errors.push(error),
     );
     trigger.request();
-    await trigger.settled();
+    await vi.advanceTimersByTimeAsync(0);
     trigger.request();
-    await trigger.settled();
+    await vi.advanceTimersByTimeAsync(0);
     expect(calls).toBe(2);
     expect(errors.map((error) => (error as Error).message)).toEqual(["boom", "boom"]);
   });

@@ -48,11 +48,6 @@ export class PassTrigger {
     this.#timer.unref();
   }
 
-  /** Resolves when the pass in progress, if any, has ended. */
-  async settled(): Promise<void> {
-    await this.#running;
-  }
-
   /** No pass starts after this; resolves when the one in progress has ended. */
   async stop(): Promise<void> {
     this.#stopped = true;

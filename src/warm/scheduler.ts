@@ -85,10 +85,6 @@ export class WarmScheduler {
     );
   }
 
-  get generation(): string {
-    return this.#generation;
-  }
-
   /** Replaces the desired set. Entries that left it are cancelled; new ones start pending. */
   setDesired(targets: readonly WarmTarget[], generation: string): void {
     for (const key of this.#book.replace(targets)) {
@@ -109,22 +105,12 @@ export class WarmScheduler {
         this.#options.logger?.info({ generation, delayMs: delay }, "spreading the start of a new generation");
       }
     }
-    if (this.#started) this.requestPass();
+    if (this.#started) this.#trigger.request();
   }
 
   start(): void {
     this.#started = true;
-    this.requestPass();
-  }
-
-  /** Runs a pass now, or right after the one in progress. */
-  requestPass(): void {
     this.#trigger.request();
-  }
-
-  /** Resolves when the pass in progress (if any) has planned its work. */
-  async settled(): Promise<void> {
-    await this.#trigger.settled();
   }
 
   /** Starts no more pulls, lets running ones finish within `graceMs`, then cancels them. */
