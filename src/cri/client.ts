@@ -135,7 +135,7 @@ export function createCriClient(options: CriClientOptions) {
         } else if (signal?.aborted) {
           reject(signal.reason as Error);
         } else {
-          reject(classifyRuntimeError(error, context));
+          reject(classifyRuntimeError(error, { ...context, pastDeadline: Date.now() >= deadline.getTime() }));
         }
       });
       signal?.addEventListener("abort", onAbort, { once: true });

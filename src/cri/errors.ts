@@ -61,6 +61,12 @@ export interface CallContext {
   readonly endpoint: string;
   readonly image?: string | undefined;
   readonly secrets?: readonly string[];
+  /**
+   * The call's deadline had passed when it failed. The runtime's context ends at the same moment
+   * as ours and it may answer first with its own words (containerd 2.x: "context canceled"), so
+   * this decides the kind, not the runtime's message.
+   */
+  readonly pastDeadline?: boolean;
 }
 
 /** Turns a gRPC failure into a ClassifiedError whose message names the call and the image. */
@@ -69,8 +75,8 @@ export function classifyRuntimeError(error: unknown, context: CallContext): Clas
   const raw = grpc.details ?? grpc.message ?? String(error);
   const detail = redactSecrets(raw, context.secrets);
   const subject = context.image === undefined ? context.method : `${context.method} ${context.image}`;
-  let kind = kindFromCode(grpc.code);
-  if (kind === undefined || grpc.code === GrpcStatus.NOT_FOUND) {
+  let kind = context.pastDeadline === true ? "timeout" : kindFromCode(grpc.code);
+  if (kind === undefined || (grpc.code === GrpcStatus.NOT_FOUND && context.pastDeadline !== true)) {
     kind = MESSAGE_KINDS.find(([pattern]) => pattern.test(raw))?.[1] ?? kind ?? "runtime";
   }
   let message: string;
@@ -80,7 +86,7 @@ export function classifyRuntimeError(error: unknown, context: CallContext): Clas
       break;
     case "timeout":
       message =
-        grpc.code === GrpcStatus.DEADLINE_EXCEEDED
+        grpc.code === GrpcStatus.DEADLINE_EXCEEDED || context.pastDeadline === true
           ? `${subject}: no answer from the runtime at ${context.endpoint} before the deadline`
           : `${subject}: ${detail}`;
       break;
