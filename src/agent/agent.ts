@@ -56,7 +56,7 @@ export function defaultNodeName(env: NodeJS.ProcessEnv): string {
 }
 
 /**
- * The daemon: watches the ImageSet files, keeps the last good set warm through the warm loop,
+ * The daemon: watches the ImageSet files, keeps the last good set warm through the warm scheduler,
  * and serves health, readiness, metrics and status.
  */
 export async function startAgent(
@@ -72,7 +72,7 @@ export async function startAgent(
   let desired = initial;
   let configError: { message: string; at: string } | null = null;
 
-  const loop = new WarmScheduler({
+  const scheduler = new WarmScheduler({
     runtime,
     nodeName: options.nodeName,
     concurrency: options.concurrency,
@@ -101,7 +101,7 @@ export async function startAgent(
   });
 
   const status = (): AgentStatus => {
-    const current = loop.status();
+    const current = scheduler.status();
     const summary = Object.fromEntries(ENTRY_STATES.map((state) => [state, 0])) as AgentStatus["summary"];
     for (const entry of current.entries) summary[entry.state] += 1;
     summary.total = current.entries.length;
@@ -123,7 +123,7 @@ export async function startAgent(
   const view: AgentView = {
     status,
     health() {
-      return loop.health();
+      return scheduler.health();
     },
     readiness() {
       if (options.readyWhen === "started") return { ok: true, reason: "started" };
@@ -141,8 +141,8 @@ export async function startAgent(
     metrics,
   });
 
-  loop.setDesired(initial.entries, initial.generation);
-  loop.start();
+  scheduler.setDesired(initial.entries, initial.generation);
+  scheduler.start();
 
   const watcher = watchDesiredState(
     [...options.configPaths],
@@ -152,7 +152,7 @@ export async function startAgent(
         configError = null;
         metrics.configReloaded(next.generation);
         logger.info({ generation: next.generation, entries: next.entries.length }, "image set changed");
-        loop.setDesired(next.entries, next.generation);
+        scheduler.setDesired(next.entries, next.generation);
       },
       onError(error) {
         configError = { message: error.message, at: new Date().toISOString() };
@@ -178,7 +178,7 @@ export async function startAgent(
     status,
     async stop(graceMs) {
       watcher.close();
-      await loop.stop(graceMs);
+      await scheduler.stop(graceMs);
       await server.close();
       runtime.close();
       await registry?.close();

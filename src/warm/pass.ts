@@ -69,10 +69,12 @@ export async function startWarmPass(
       work.push(Promise.resolve(result));
     } else if (entry.mayPull !== false) {
       hooks.onQueued?.(entry.target);
-      const done = warmEntry(plan, inventory, entry.signal, deps, hooks).then((result) => {
-        if (entry.signal?.aborted !== true) hooks.onResult?.(result, entry.target);
-        return result;
-      });
+      const done = warmEntry(plan, inventory, entry.signal, deps, hooks)
+        .catch((error: unknown) => unfinished(plan, "failed", "runtime", reasonOf(error)))
+        .then((result) => {
+          if (entry.signal?.aborted !== true) hooks.onResult?.(result, entry.target);
+          return result;
+        });
       work.push(done);
     }
   }
@@ -114,9 +116,10 @@ async function warmEntry(
       ...deps,
       ...(signals.length > 0 ? { signal: AbortSignal.any(signals) } : {}),
     });
+    const stopped = ticket?.signal.aborted === true;
     const overfilled = await ticket?.finish();
     if (overfilled === undefined || cancelled()) return outcome;
-    return undoOverfill(outcome, overfilled, inventory, deps);
+    return undoOverfill(outcome, { message: overfilled, stopped }, inventory, deps);
   });
   return result;
 }
@@ -142,19 +145,25 @@ async function lookupSize(
 }
 
 /**
- * The pull crossed the disk threshold. A pull the watch stopped is reported blocked; one that
- * completed between two readings is removed again when the image is new to the node (its id was
- * in no image of the inventory, so no other name loses it), and kept otherwise.
+ * The filesystem crossed the threshold during the pull. A pull the watch stopped is reported
+ * blocked. A pull that ended between two readings leaves an image: it is removed again when it is
+ * new to the node, its id in no image of the inventory; CRI RemoveImage removes every name of an
+ * image id, so an id the node already had is kept, as are other outcomes (a drift says more).
  */
 async function undoOverfill(
   outcome: EntryResult,
-  message: string,
+  overfill: { readonly message: string; readonly stopped: boolean },
   inventory: ImageInventory,
   deps: PassDependencies,
 ): Promise<EntryResult> {
-  if (outcome.outcome !== "pulled") return { ...outcome, ...blocked(`${message}; the pull was stopped`) };
+  const { message } = overfill;
+  if (overfill.stopped) return { ...outcome, ...blocked(`${message}; the pull was stopped`) };
+  if (outcome.outcome === "failed") {
+    return { ...outcome, ...blocked(`${message}; the pull failed: ${outcome.message ?? "unknown error"}`) };
+  }
   const imageId = outcome.imageId;
-  if (imageId === undefined || inventory.images.some((image) => image.id === imageId)) return outcome;
+  if (outcome.outcome !== "pulled" || imageId === undefined) return outcome;
+  if (inventory.images.some((image) => image.id === imageId)) return outcome;
   try {
     await deps.runtime.removeImage(imageId);
     return { ...outcome, ...blocked(`${message}; the image was removed again`) };

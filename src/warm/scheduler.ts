@@ -203,7 +203,10 @@ export class WarmScheduler {
       onQueued: (target) => {
         const key = entryKey(target);
         const controller = controllers.get(key);
-        if (controller !== undefined) this.#jobs.set(key, { controller, pulling: false });
+        if (controller === undefined) return;
+        // The set may have changed while the inventory was read.
+        if (this.#book.get(key) === undefined) controller.abort(new Error("the entry left the desired set"));
+        else this.#jobs.set(key, { controller, pulling: false });
         this.#apply(key, { type: "queued" });
       },
       onPulling: (target) => {
