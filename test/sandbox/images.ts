@@ -82,11 +82,13 @@ function layerBytes(layer: LayerSpec): Buffer {
   const entropy = layer.entropy ?? 1;
   if (entropy >= 1) return seededBytes(layer.seed, layer.size);
   const block = 64 * 1024;
-  const random = seededBytes(layer.seed, layer.size);
+  const perBlock = Math.round(block * entropy);
+  const blocks = Math.ceil(layer.size / block);
+  const random = seededBytes(layer.seed, perBlock * blocks);
   const out = Buffer.alloc(layer.size);
-  for (let start = 0; start < layer.size; start += block) {
-    const end = Math.min(layer.size, start + Math.round(block * entropy));
-    random.copy(out, start, start, end);
+  for (let i = 0; i < blocks; i++) {
+    const start = i * block;
+    random.copy(out, start, i * perBlock, i * perBlock + Math.min(perBlock, layer.size - start));
   }
   return out;
 }

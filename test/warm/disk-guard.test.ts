@@ -58,7 +58,8 @@ function target(image: string): WarmTarget {
   return { image, reference, digest: reference.digest };
 }
 
-describe("the disk guard on a small real filesystem", () => {
+// Images of tens of megabytes are built, pushed, pulled and unpacked: slow on a loaded machine.
+describe("the disk guard on a small real filesystem", { timeout: 180_000 }, () => {
   it("prepull warm stops an image that unpacks far beyond its compressed size, and reports it blocked", async () => {
     const sparse = await pushImage(registry, {
       repository: "disk/sparse",
