@@ -25,33 +25,17 @@ export {
   type TagResolver,
   type WarmDependencies,
 } from "./execute.ts";
-export {
-  startWarmPass,
-  type PassDependencies,
-  type PassEntry,
-  type PassHooks,
-  type SizeLookup,
-  type StartedPass,
-} from "./pass.ts";
+export { startWarmPass, type PassDependencies, type SizeLookup } from "./pass.ts";
 export { warmOnce, type WarmOnceOptions } from "./run.ts";
 export {
   backoffDelay,
   DEFAULT_BACKOFF,
-  DEFAULT_RETRY,
-  DRIFT_BACKOFF,
   spreadDelay,
   type BackoffPolicy,
   type RetryPolicies,
 } from "./backoff.ts";
-export { predictedPullBytes, UNPACK_EXPANSION_FACTOR, type ImageSize } from "./disk-budget.ts";
-export {
-  createDiskGuard,
-  imageFilesystemOf,
-  type DiskAdmission,
-  type DiskGuard,
-  type DiskTicket,
-} from "./disk-guard.ts";
-export { type HealthVerdict, type RuntimeStatus } from "./runtime-health.ts";
+export { createDiskGuard, imageFilesystemOf, type DiskGuard } from "./disk-guard.ts";
+export type { RuntimeStatus } from "./runtime-health.ts";
 export type { WarmLogger, WarmLoopEvents } from "./events.ts";
 export { WarmScheduler, type WarmSchedulerOptions, type WarmStatus } from "./scheduler.ts";
 export { ENTRY_STATES, type EntryState, type EntryStatus } from "./state.ts";
