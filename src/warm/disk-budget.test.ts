@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   judgePull,
+  ObservedSizes,
   predictedPullBytes,
   Reservations,
   UNPACK_EXPANSION_FACTOR,
@@ -16,6 +17,27 @@ describe("predictedPullBytes", () => {
     expect(predictedPullBytes({ compressed: 10 * MB, uncompressed: 95 * MB })).toBe(105 * MB);
     expect(predictedPullBytes({ compressed: undefined, uncompressed: 7 })).toBe(7);
     expect(predictedPullBytes({ compressed: undefined })).toBeUndefined();
+  });
+
+  it("trusts what a stopped pull already wrote when that is more", () => {
+    expect(predictedPullBytes({ compressed: 100_000, observed: 80 * MB })).toBe(80 * MB);
+    expect(predictedPullBytes({ compressed: 10 * MB, observed: 1 * MB })).toBe(40 * MB);
+    expect(predictedPullBytes({ compressed: undefined, observed: 5 })).toBe(5);
+  });
+});
+
+describe("ObservedSizes", () => {
+  it("keeps the largest observation per image and forgets the oldest beyond its limit", () => {
+    const observed = new ObservedSizes(2);
+    observed.record("a", 10);
+    observed.record("a", 5);
+    expect(observed.get("a")).toBe(10);
+    observed.record("b", 1);
+    observed.record("a", 11);
+    observed.record("c", 2);
+    expect(observed.get("b")).toBeUndefined();
+    expect(observed.get("a")).toBe(11);
+    expect(observed.get("c")).toBe(2);
   });
 });
 

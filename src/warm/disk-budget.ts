@@ -13,13 +13,47 @@ export interface ImageSize {
   readonly compressed: number | undefined;
   /** Unpacked bytes of the layers, when known. */
   readonly uncompressed?: number | undefined;
+  /** Bytes an earlier pull of this image had written when the guard stopped it: a lower bound. */
+  readonly observed?: number | undefined;
 }
 
 /** Bytes a pull will write to the image filesystem, or undefined when its size is unknown. */
 export function predictedPullBytes(size: ImageSize): number | undefined {
-  const { compressed, uncompressed } = size;
-  if (compressed === undefined) return uncompressed;
-  return compressed + (uncompressed ?? compressed * UNPACK_EXPANSION_FACTOR);
+  const { compressed, uncompressed, observed } = size;
+  const predicted =
+    compressed === undefined
+      ? uncompressed
+      : compressed + (uncompressed ?? compressed * UNPACK_EXPANSION_FACTOR);
+  if (observed === undefined) return predicted;
+  return Math.max(predicted ?? 0, observed);
+}
+
+/**
+ * What the pulls the guard stopped had written, by image, so that the next try is judged on what
+ * the image really takes instead of being pulled (and stopped) again. Bounded: the entries
+ * recorded longest ago go first.
+ */
+export class ObservedSizes {
+  readonly #limit: number;
+  readonly #bytes = new Map<string, number>();
+
+  constructor(limit = 1024) {
+    this.#limit = limit;
+  }
+
+  record(image: string, bytes: number): void {
+    const largest = Math.max(this.#bytes.get(image) ?? 0, bytes);
+    this.#bytes.delete(image);
+    this.#bytes.set(image, largest);
+    for (const oldest of this.#bytes.keys()) {
+      if (this.#bytes.size <= this.#limit) break;
+      this.#bytes.delete(oldest);
+    }
+  }
+
+  get(image: string): number | undefined {
+    return this.#bytes.get(image);
+  }
 }
 
 /** One statfs reading of the image filesystem. */

@@ -2,6 +2,7 @@ import { statfs } from "node:fs/promises";
 import { ClassifiedError } from "../failure/index.ts";
 import {
   judgePull,
+  ObservedSizes,
   predictedPullBytes,
   Reservations,
   usedRatio,
@@ -22,7 +23,8 @@ export type DiskAdmission =
   { readonly ok: true; readonly ticket: DiskTicket } | { readonly ok: false; readonly message: string };
 
 export interface DiskGuard {
-  admit(size: ImageSize): Promise<DiskAdmission>;
+  /** `image` names the pull, so that what a stopped pull wrote counts against its next try. */
+  admit(size: ImageSize, image?: string): Promise<DiskAdmission>;
 }
 
 /** statfs errors that mean "this container cannot see the runtime's filesystem", not "disk trouble". */
@@ -52,7 +54,9 @@ export function imageFilesystemOf(runtime: ImageRuntime, override?: string): () 
  *   included) must stay under the threshold, and an admitted pull reserves its prediction;
  * - watch: while pulls run the filesystem is read every few milliseconds, and crossing the
  *   threshold aborts every pull in flight (what an image really unpacks to is only seen here);
- * - finish: a last reading catches a pull that crossed it between two readings.
+ * - finish: a last reading catches a pull that crossed it between two readings;
+ * - memory: what a stopped pull had written counts against the next try of that image, so an
+ *   image that does not fit is blocked before it is downloaded again.
  * In a container that does not mount the runtime's filesystem the guard cannot measure anything:
  * it lets pulls through and says so once through `onUnavailable`.
  */
@@ -63,7 +67,15 @@ export function createDiskGuard(options: {
 }): DiskGuard {
   const { threshold } = options;
   const reservations = new Reservations();
-  const running = new Set<AbortController>();
+  const observed = new ObservedSizes();
+  /** Pulls in flight: what the filesystem used when each was admitted, to learn what it wrote. */
+  const running = new Map<AbortController, { image: string | undefined; usedAtStart: number }>();
+  /** Only a pull that ran alone can be credited with the growth since it started. */
+  const learn = (pull: { image: string | undefined; usedAtStart: number }, now: FilesystemSample): void => {
+    if (pull.image !== undefined && running.size === 1) {
+      observed.record(pull.image, now.usedBytes - pull.usedAtStart);
+    }
+  };
   let warned = false;
   let watch: NodeJS.Timeout | undefined;
   let reading = false;
@@ -97,8 +109,11 @@ export function createDiskGuard(options: {
     try {
       const now = await sample(mountpoint);
       const message = now && overfilled(mountpoint, now);
-      if (message !== undefined) {
-        for (const controller of running) controller.abort(new ClassifiedError("disk", message));
+      if (now === undefined || message === undefined) return;
+      for (const [controller, pull] of running) {
+        if (controller.signal.aborted) continue;
+        learn(pull, now);
+        controller.abort(new ClassifiedError("disk", message));
       }
     } finally {
       reading = false;
@@ -112,10 +127,11 @@ export function createDiskGuard(options: {
   };
 
   return {
-    async admit(size) {
+    async admit(size, image) {
       const mountpoint = await options.mountpoint();
       const now = await sample(mountpoint);
-      const pullBytes = predictedPullBytes(size);
+      const seen = image === undefined ? undefined : observed.get(image);
+      const pullBytes = predictedPullBytes({ ...size, observed: seen });
       if (now !== undefined) {
         const verdict = judgePull({
           sample: now,
@@ -126,9 +142,11 @@ export function createDiskGuard(options: {
         if (!verdict.ok) {
           const inFlight = reservations.count > 0 ? ` with ${reservations.count} pull(s) in flight` : "";
           const sized =
-            size.compressed === undefined
-              ? "size unknown"
-              : `${size.compressed} bytes compressed, ${pullBytes ?? 0} bytes with unpacking`;
+            seen !== undefined
+              ? `${pullBytes ?? 0} bytes, as its last pull showed`
+              : size.compressed === undefined
+                ? "size unknown"
+                : `${size.compressed} bytes compressed, ${pullBytes ?? 0} bytes with unpacking`;
           return {
             ok: false,
             message: `image filesystem ${mountpoint} would be ${percent(verdict.predictedRatio)} full after this pull (${sized})${inFlight}, above the ${percent(threshold)} limit`,
@@ -137,7 +155,8 @@ export function createDiskGuard(options: {
       }
       const ticket = reservations.reserve(pullBytes);
       const controller = new AbortController();
-      running.add(controller);
+      const pull = { image, usedAtStart: now?.usedBytes ?? 0 };
+      running.set(controller, pull);
       if (now !== undefined) startWatch(mountpoint);
       let finished = false;
       return {
@@ -150,7 +169,9 @@ export function createDiskGuard(options: {
             try {
               if (controller.signal.aborted) return (controller.signal.reason as Error).message;
               const last = now === undefined ? undefined : await sample(mountpoint);
-              return last && overfilled(mountpoint, last);
+              const message = last && overfilled(mountpoint, last);
+              if (last !== undefined && message !== undefined) learn(pull, last);
+              return message;
             } finally {
               running.delete(controller);
               reservations.release(ticket);

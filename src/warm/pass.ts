@@ -102,7 +102,7 @@ async function warmEntry(
     if (guard !== undefined) {
       let admission: DiskAdmission;
       try {
-        admission = await guard.admit({ compressed: size });
+        admission = await guard.admit({ compressed: size }, plan.target.image);
       } catch (error) {
         // The image filesystem could not be found or read (e.g. the runtime went away).
         const kind = isClassifiedError(error) ? error.kind : "runtime";
@@ -145,10 +145,11 @@ async function lookupSize(
 }
 
 /**
- * The filesystem crossed the threshold during the pull. A pull the watch stopped is reported
- * blocked. A pull that ended between two readings leaves an image: it is removed again when it is
- * new to the node, its id in no image of the inventory; CRI RemoveImage removes every name of an
- * image id, so an id the node already had is kept, as are other outcomes (a drift says more).
+ * The filesystem crossed the threshold during the pull. Whatever the pull left behind is removed
+ * again when it is new to the node: a pull that ended between two readings, or one the runtime
+ * finished recording as the cancel arrived. New means its id is in no image of the inventory; CRI
+ * RemoveImage removes every name of an image id, so an id the node already had is kept. A drift
+ * is reported as it is (it says more).
  */
 async function undoOverfill(
   outcome: EntryResult,
@@ -156,20 +157,27 @@ async function undoOverfill(
   inventory: ImageInventory,
   deps: PassDependencies,
 ): Promise<EntryResult> {
-  const { message } = overfill;
-  if (overfill.stopped) return { ...outcome, ...blocked(`${message}; the pull was stopped`) };
+  if (outcome.outcome === "drifted") return outcome;
+  const { message, stopped } = overfill;
+  const lastPull = outcome.pulls.at(-1);
+  let removed: boolean;
+  try {
+    const left = lastPull === undefined ? undefined : await deps.runtime.imageStatus(lastPull);
+    removed = left !== undefined && !inventory.images.some((image) => image.id === left.id);
+    if (left !== undefined && removed) await deps.runtime.removeImage(left.id);
+  } catch (error) {
+    return { ...outcome, ...blocked(`${message}; removing what the pull left failed: ${reasonOf(error)}`) };
+  }
+  if (stopped) {
+    return {
+      ...outcome,
+      ...blocked(`${message}; the pull was stopped${removed ? " and its image removed" : ""}`),
+    };
+  }
   if (outcome.outcome === "failed") {
     return { ...outcome, ...blocked(`${message}; the pull failed: ${outcome.message ?? "unknown error"}`) };
   }
-  const imageId = outcome.imageId;
-  if (outcome.outcome !== "pulled" || imageId === undefined) return outcome;
-  if (inventory.images.some((image) => image.id === imageId)) return outcome;
-  try {
-    await deps.runtime.removeImage(imageId);
-    return { ...outcome, ...blocked(`${message}; the image was removed again`) };
-  } catch (error) {
-    return { ...outcome, ...blocked(`${message}; removing the image failed: ${reasonOf(error)}`) };
-  }
+  return removed ? { ...outcome, ...blocked(`${message}; the image was removed again`) } : outcome;
 }
 
 function blocked(message: string): Pick<EntryResult, "outcome" | "errorKind" | "message"> {

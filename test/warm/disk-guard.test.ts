@@ -86,6 +86,29 @@ describe("the disk guard on a small real filesystem", { timeout: 180_000 }, () =
     await expect.poll(usedRatio, { timeout: 15_000 }).toBeLessThan(0.8);
   });
 
+  it("blocks the next try of an image it had to stop before pulling it again", async () => {
+    const sparse = await pushImage(registry, {
+      repository: "disk/sparse-again",
+      tag: "1",
+      layers: [{ size: 95 * 1024 * 1024, seed: "sparse-again", entropy: 0 }],
+    });
+    const options = {
+      runtime,
+      concurrency: 1,
+      pullTimeoutMs: 60_000,
+      diskGuard: createDiskGuard({ threshold: 0.8, mountpoint: imageFilesystemOf(runtime) }),
+      sizeOf: async (reference: Parameters<RegistryClient["resolve"]>[0], signal: AbortSignal) =>
+        (await registryClient.resolve(reference, { withSize: true, signal })).platformSize,
+    };
+    const [first] = await warmOnce([target(sparse.reference)], options);
+    expect(first).toMatchObject({ outcome: "blocked", errorKind: "disk", pulls: [sparse.reference] });
+    await expect.poll(usedRatio, { timeout: 15_000 }).toBeLessThan(0.1);
+
+    const [again] = await warmOnce([target(sparse.reference)], options);
+    expect(again).toMatchObject({ outcome: "blocked", errorKind: "disk", pulls: [] });
+    expect(again?.message).toContain("as its last pull showed");
+  });
+
   it("reserves room for a pull in flight: of two that fit alone but not together, one waits", async () => {
     const [first, second] = await Promise.all(
       ["a", "b"].map((name) =>
