@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import type { CallObserver, ImageRuntime } from "../cri/index.ts";
+import type { CallObserver } from "../cri/index.ts";
 import {
   createAgentMetrics,
   startStatusServer,
@@ -9,7 +9,14 @@ import {
 } from "../http/index.ts";
 import { watchDesiredState, type DesiredState } from "../imageset/index.ts";
 import { pullAuthFrom, type CredentialKeyring, type RegistryClient } from "../registry/index.ts";
-import { createDiskGuard, ENTRY_STATES, WarmLoop, type WarmLogger } from "../warm/index.ts";
+import {
+  createDiskGuard,
+  ENTRY_STATES,
+  imageFilesystemOf,
+  WarmScheduler,
+  type ImageRuntime,
+  type WarmLogger,
+} from "../warm/index.ts";
 
 export interface AgentOptions {
   readonly configPaths: readonly string[];
@@ -49,7 +56,7 @@ export function defaultNodeName(env: NodeJS.ProcessEnv): string {
 }
 
 /**
- * The daemon: watches the ImageSet files, keeps the last good set warm through the warm loop,
+ * The daemon: watches the ImageSet files, keeps the last good set warm through the warm scheduler,
  * and serves health, readiness, metrics and status.
  */
 export async function startAgent(
@@ -65,36 +72,27 @@ export async function startAgent(
   let desired = initial;
   let configError: { message: string; at: string } | null = null;
 
-  const loop = new WarmLoop({
+  const scheduler = new WarmScheduler({
     runtime,
     nodeName: options.nodeName,
     concurrency: options.concurrency,
     pullTimeoutMs: options.pullTimeoutMs,
     resyncMs: options.resyncMs,
     spreadMs: options.spreadMs,
+    runtimeGraceMs: options.runtimeGraceMs,
     diskGuard: createDiskGuard({
       threshold: options.diskThreshold,
+      mountpoint: imageFilesystemOf(runtime, options.imageFsPath),
       onUnavailable: (message) => {
         logger.warn({ imageFsPath: options.imageFsPath ?? null }, message);
-      },
-      mountpoint: async () => {
-        if (options.imageFsPath !== undefined) return options.imageFsPath;
-        const [filesystem] = await runtime.imageFsInfo();
-        if (filesystem === undefined || filesystem.mountpoint === "") {
-          throw new Error("the runtime reports no image filesystem; set --image-fs-path");
-        }
-        return filesystem.mountpoint;
       },
     }),
     ...(registry
       ? {
-          resolve: async (reference, signal) => {
-            const resolved = await registry.resolve(reference, {
-              withSize: true,
-              ...(signal ? { signal } : {}),
-            });
-            return { digest: resolved.digest, platformSize: resolved.platformSize };
-          },
+          resolveTag: async (reference, signal) =>
+            (await registry.resolve(reference, signal ? { signal } : {})).digest,
+          sizeOf: async (reference, signal) =>
+            (await registry.resolve(reference, { withSize: true, signal })).platformSize,
         }
       : {}),
     authFor: pullAuthFrom(keyring),
@@ -103,7 +101,7 @@ export async function startAgent(
   });
 
   const status = (): AgentStatus => {
-    const current = loop.status();
+    const current = scheduler.status();
     const summary = Object.fromEntries(ENTRY_STATES.map((state) => [state, 0])) as AgentStatus["summary"];
     for (const entry of current.entries) summary[entry.state] += 1;
     summary.total = current.entries.length;
@@ -125,16 +123,7 @@ export async function startAgent(
   const view: AgentView = {
     status,
     health() {
-      const silence = loop.runtimeSilenceMs();
-      const reachable = loop.status().runtime.reachable;
-      if (reachable) return { ok: true, reason: "runtime reachable" };
-      const since = silence ?? Date.now() - Date.parse(startedAt);
-      if (since <= options.runtimeGraceMs)
-        return { ok: true, reason: "runtime not reachable yet, within grace" };
-      return {
-        ok: false,
-        reason: `runtime ${runtime.endpoint} unreachable for ${Math.round(since / 1000)}s`,
-      };
+      return scheduler.health();
     },
     readiness() {
       if (options.readyWhen === "started") return { ok: true, reason: "started" };
@@ -152,8 +141,8 @@ export async function startAgent(
     metrics,
   });
 
-  loop.setDesired(initial.entries, initial.generation);
-  loop.start();
+  scheduler.setDesired(initial.entries, initial.generation);
+  scheduler.start();
 
   const watcher = watchDesiredState(
     [...options.configPaths],
@@ -163,7 +152,7 @@ export async function startAgent(
         configError = null;
         metrics.configReloaded(next.generation);
         logger.info({ generation: next.generation, entries: next.entries.length }, "image set changed");
-        loop.setDesired(next.entries, next.generation);
+        scheduler.setDesired(next.entries, next.generation);
       },
       onError(error) {
         configError = { message: error.message, at: new Date().toISOString() };
@@ -189,7 +178,7 @@ export async function startAgent(
     status,
     async stop(graceMs) {
       watcher.close();
-      await loop.stop(graceMs);
+      await scheduler.stop(graceMs);
       await server.close();
       runtime.close();
       await registry?.close();

@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { loadDesiredState } from "../imageset/index.ts";
 import { parseHostPort, type HostPort } from "../reference/index.ts";
 import { ExitCode, type CliContext } from "./context.ts";
+import { addDiskGuardOptions, type DiskFlags } from "./disk-options.ts";
 import { addRegistryOptions, openRegistryAccess, type RegistryFlags } from "./registry-options.ts";
 import {
   addRuntimeOptions,
@@ -13,7 +14,7 @@ import {
 } from "./options.ts";
 import { PREPULL_VERSION } from "./version.ts";
 
-interface AgentFlags extends RuntimeFlags, RegistryFlags {
+interface AgentFlags extends RuntimeFlags, RegistryFlags, DiskFlags {
   readonly config: string[];
   readonly listen: HostPort;
   readonly resync: number;
@@ -21,22 +22,10 @@ interface AgentFlags extends RuntimeFlags, RegistryFlags {
   readonly nodeName?: string;
   readonly pullTimeout: number;
   readonly spread: number;
-  readonly diskThreshold: number;
-  readonly imageFsPath?: string;
   readonly readyWhen: "started" | "warm";
   readonly logLevel: string;
   readonly shutdownGrace: number;
   readonly runtimeGrace: number;
-}
-
-function percentOption(flag: string, description: string, defaultValue: number): Option {
-  return new Option(flag, description).default(defaultValue).argParser((value: string) => {
-    const parsed = Number(value.replace(/%$/, ""));
-    if (!Number.isFinite(parsed) || parsed <= 0 || parsed > 100) {
-      throw new InvalidArgumentError("expected a percentage between 0 and 100");
-    }
-    return parsed;
-  });
 }
 
 function listenAddress(value: string): HostPort {
@@ -106,19 +95,6 @@ export function agentCommand(context: CliContext): Command {
       ).env("PREPULL_SPREAD"),
     )
     .addOption(
-      percentOption(
-        "--disk-threshold <percent>",
-        "block pulls that would fill the image filesystem beyond this",
-        80,
-      ).env("PREPULL_DISK_THRESHOLD"),
-    )
-    .addOption(
-      new Option(
-        "--image-fs-path <path>",
-        "filesystem to statfs for the disk guard (default: the runtime's image filesystem)",
-      ).env("PREPULL_IMAGE_FS_PATH"),
-    )
-    .addOption(
       new Option("--ready-when <when>", "when /readyz turns ready")
         .choices(["started", "warm"])
         .default("started")
@@ -147,6 +123,7 @@ export function agentCommand(context: CliContext): Command {
     );
   addRuntimeOptions(command);
   addRegistryOptions(command);
+  addDiskGuardOptions(command);
   return command.action(async (flags: AgentFlags) => {
     // The daemon's modules load only when it runs, keeping the other commands quick to start.
     const [{ defaultNodeName, startAgent }, { createLogger }, { connectRuntime }] = await Promise.all([

@@ -1,9 +1,5 @@
-import {
-  createCriClient,
-  resolveRuntimeEndpoint,
-  type CallObserver,
-  type ImageRuntime,
-} from "../cri/index.ts";
+import { createCriClient, resolveRuntimeEndpoint, type CallObserver } from "../cri/index.ts";
+import type { ImageRuntime } from "../warm/index.ts";
 import type { RuntimeFlags } from "./options.ts";
 
 export function connectRuntime(

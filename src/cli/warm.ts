@@ -1,8 +1,9 @@
 import { Command } from "commander";
 import { InputError } from "../failure/index.ts";
 import { desiredStateFromImages, loadDesiredState, type DesiredState } from "../imageset/index.ts";
-import { warmOnce, type EntryResult } from "../warm/index.ts";
+import { createDiskGuard, imageFilesystemOf, warmOnce, type EntryResult } from "../warm/index.ts";
 import { ExitCode, UsageError, type CliContext } from "./context.ts";
+import { addDiskGuardOptions, type DiskFlags } from "./disk-options.ts";
 import { failureLine } from "./failure-text.ts";
 import { addRegistryOptions, openRegistryAccess, type RegistryFlags } from "./registry-options.ts";
 import {
@@ -17,7 +18,7 @@ import {
 import { formatTable, shortDigest, TABLE_WIDTH } from "./table.ts";
 import { formatBytes, formatSeconds, roundSeconds } from "./units.ts";
 
-interface WarmFlags extends RuntimeFlags, RegistryFlags {
+interface WarmFlags extends RuntimeFlags, RegistryFlags, DiskFlags {
   readonly config?: string[];
   readonly concurrency: number;
   readonly pullTimeout: number;
@@ -47,6 +48,7 @@ export function warmCommand(context: CliContext): Command {
     .addOption(outputOption(["text", "wide", "json"]));
   addRuntimeOptions(command);
   addRegistryOptions(command);
+  addDiskGuardOptions(command);
   return command.action(async (images: string[], flags: WarmFlags) => {
     const desired = await desiredState(images, flags.config);
     if (flags.timeout !== undefined) {
@@ -67,8 +69,15 @@ export function warmCommand(context: CliContext): Command {
         runtime,
         concurrency: flags.concurrency,
         pullTimeoutMs,
+        diskGuard: createDiskGuard({
+          threshold: flags.diskThreshold / 100,
+          mountpoint: imageFilesystemOf(runtime, flags.imageFsPath),
+          onUnavailable: (message) => context.io.stderr.write(`warning: ${message}\n`),
+        }),
         resolveTag: async (reference, signal) =>
           (await registry.client.resolve(reference, signal ? { signal } : {})).digest,
+        sizeOf: async (reference, signal) =>
+          (await registry.client.resolve(reference, { withSize: true, signal })).platformSize,
         authFor: pullAuthFrom(registry.keyring),
         onResult: (result) => {
           done += 1;

@@ -2,7 +2,8 @@ import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { z } from "zod";
-import { classifyRuntimeError, normalizeEndpoint, type CallOptions } from "../cri/index.ts";
+import { classifyRuntimeError, normalizeEndpoint } from "../cri/index.ts";
+import type { CallOptions } from "../warm/index.ts";
 import { ClassifiedError } from "../failure/index.ts";
 import { CRI_NAMESPACE, UnsupportedApiError, type ContainerdApi, type ImageRecord } from "./types.ts";
 

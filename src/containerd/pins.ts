@@ -1,4 +1,4 @@
-import type { CallOptions, RuntimeImage } from "../cri/index.ts";
+import type { CallOptions, RuntimeImage } from "../warm/index.ts";
 import { isClassifiedError } from "../failure/index.ts";
 import { planPins, type PinEntry, type PinInventoryImage, type PinPlan } from "../warm/index.ts";
 import type { ContainerdApi, ImageRecord } from "./types.ts";

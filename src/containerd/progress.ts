@@ -1,4 +1,4 @@
-import type { CallOptions } from "../cri/index.ts";
+import type { CallOptions } from "../warm/index.ts";
 import type { ContainerdApi, IngestStatus } from "./types.ts";
 
 /**

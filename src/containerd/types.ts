@@ -1,4 +1,4 @@
-import type { CallOptions } from "../cri/index.ts";
+import type { CallOptions } from "../warm/index.ts";
 import { ClassifiedError } from "../failure/index.ts";
 
 /** The namespace containerd's CRI plugin keeps Kubernetes images in. */

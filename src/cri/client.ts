@@ -4,7 +4,6 @@ import * as protoLoader from "@grpc/proto-loader";
 import { classifyRuntimeError } from "./errors.ts";
 import { normalizeEndpoint } from "./endpoint.ts";
 import type {
-  CallObserver,
   CallOptions,
   ImageFilesystemUsage,
   ImageRuntime,
@@ -12,7 +11,8 @@ import type {
   PullOptions,
   RuntimeImage,
   RuntimeVersion,
-} from "./types.ts";
+} from "../warm/index.ts";
+import type { CallObserver } from "./observer.ts";
 
 const PROTO_PATH = fileURLToPath(new URL("../../proto/cri.proto", import.meta.url));
 
@@ -90,8 +90,11 @@ function secretsOf(auth: PullAuth | undefined): string[] {
   );
 }
 
-/** A CRI v1 client over grpc-js, with a deadline on every call and classified errors. */
-export function createCriClient(options: CriClientOptions): ImageRuntime {
+/**
+ * A CRI v1 client over grpc-js, with a deadline on every call and classified errors. It is the
+ * warm core's `ImageRuntime` port; `satisfies` below proves it.
+ */
+export function createCriClient(options: CriClientOptions) {
   const endpoint = normalizeEndpoint(options.endpoint);
   const callTimeoutMs = options.callTimeoutMs ?? 10_000;
   const pullTimeoutMs = options.pullTimeoutMs ?? 10 * 60_000;
@@ -132,7 +135,7 @@ export function createCriClient(options: CriClientOptions): ImageRuntime {
         } else if (signal?.aborted) {
           reject(signal.reason as Error);
         } else {
-          reject(classifyRuntimeError(error, context));
+          reject(classifyRuntimeError(error, { ...context, pastDeadline: Date.now() >= deadline.getTime() }));
         }
       });
       signal?.addEventListener("abort", onAbort, { once: true });
@@ -210,5 +213,5 @@ export function createCriClient(options: CriClientOptions): ImageRuntime {
       runtimeService.close();
       imageService.close();
     },
-  };
+  } satisfies ImageRuntime;
 }

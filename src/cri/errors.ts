@@ -1,27 +1,10 @@
 import { status as GrpcStatus } from "@grpc/grpc-js";
-import { ClassifiedError, type FailureKind } from "../failure/index.ts";
+import { ClassifiedError, redactSecrets, type FailureKind } from "../failure/index.ts";
 
 interface GrpcLikeError {
   code?: number;
   details?: string;
   message?: string;
-}
-
-const REDACTED = "[redacted]";
-
-/**
- * Runtime messages sometimes echo URLs or headers; remove anything secret before the text can
- * reach a log or a report.
- */
-export function redactSecrets(text: string, secrets: readonly string[] = []): string {
-  let out = text;
-  for (const secret of secrets) {
-    if (secret.length >= 3) out = out.split(secret).join(REDACTED);
-  }
-  return out
-    .replace(/(\/\/)[^/@\s:]+:[^/@\s]+@/g, `$1${REDACTED}@`)
-    .replace(/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi, `$1 ${REDACTED}`)
-    .replace(/\b((?:access_)?token|password|auth)=([^&\s"]+)/gi, `$1=${REDACTED}`);
 }
 
 /** Message fragments seen from containerd and CRI-O, most specific first. */
@@ -48,9 +31,6 @@ function kindFromCode(code: number | undefined): FailureKind | undefined {
   switch (code) {
     case GrpcStatus.NOT_FOUND:
       return "not_found";
-    // containerd 2.x resets the stream when the deadline it was sent expires, which can reach the
-    // client just before its own timer: a cancel the caller did not ask for is that deadline.
-    case GrpcStatus.CANCELLED:
     case GrpcStatus.DEADLINE_EXCEEDED:
       return "timeout";
     case GrpcStatus.UNAVAILABLE:
@@ -86,6 +66,12 @@ export interface CallContext {
   readonly endpoint: string;
   readonly image?: string | undefined;
   readonly secrets?: readonly string[];
+  /**
+   * The call's deadline had passed when it failed. The runtime's context ends at the same moment
+   * as ours and it may answer first with its own words (containerd 2.x: "context canceled"), so
+   * this decides the kind, not the runtime's message.
+   */
+  readonly pastDeadline?: boolean;
 }
 
 /** Turns a gRPC failure into a ClassifiedError whose message names the call and the image. */
@@ -94,8 +80,8 @@ export function classifyRuntimeError(error: unknown, context: CallContext): Clas
   const raw = grpc.details ?? grpc.message ?? String(error);
   const detail = redactSecrets(raw, context.secrets);
   const subject = context.image === undefined ? context.method : `${context.method} ${context.image}`;
-  let kind = kindFromCode(grpc.code);
-  if (kind === undefined || grpc.code === GrpcStatus.NOT_FOUND) {
+  let kind = context.pastDeadline === true ? "timeout" : kindFromCode(grpc.code);
+  if (kind === undefined || (grpc.code === GrpcStatus.NOT_FOUND && context.pastDeadline !== true)) {
     kind = MESSAGE_KINDS.find(([pattern]) => pattern.test(raw))?.[1] ?? kind ?? "runtime";
   }
   let message: string;
@@ -105,7 +91,7 @@ export function classifyRuntimeError(error: unknown, context: CallContext): Clas
       break;
     case "timeout":
       message =
-        grpc.code === GrpcStatus.DEADLINE_EXCEEDED || grpc.code === GrpcStatus.CANCELLED
+        grpc.code === GrpcStatus.DEADLINE_EXCEEDED || context.pastDeadline === true
           ? `${subject}: no answer from the runtime at ${context.endpoint} before the deadline`
           : `${subject}: ${detail}`;
       break;

@@ -5,15 +5,6 @@ export {
   normalizeEndpoint,
   resolveRuntimeEndpoint,
 } from "./endpoint.ts";
-export { classifyRuntimeError, redactSecrets } from "./errors.ts";
-export type {
-  CallObserver,
-  CallOptions,
-  ImageFilesystemUsage,
-  ImageRuntime,
-  PullAuth,
-  PullOptions,
-  RuntimeImage,
-  RuntimeVersion,
-} from "./types.ts";
+export { classifyRuntimeError } from "./errors.ts";
+export type { CallObserver } from "./observer.ts";
 export { runtimeSupport, type RuntimeSupport, type SupportLevel } from "./support.ts";

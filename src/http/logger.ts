@@ -1,5 +1,5 @@
 import { pino, type Logger } from "pino";
-import { redactSecrets } from "../cri/index.ts";
+import { redactSecrets } from "../failure/index.ts";
 
 /** Field paths that may hold secrets anywhere in a log object. */
 const REDACT_PATHS = [

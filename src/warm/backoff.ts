@@ -22,6 +22,21 @@ export const DEFAULT_BACKOFF: Readonly<Record<FailureKind, BackoffPolicy>> = {
   invalid: { initialMs: 5 * 60_000, maxMs: 60 * 60_000 },
 };
 
+/**
+ * A drifted entry is waiting for a person (re-lock the set) or for the tag to move back. Checking
+ * costs one manifest HEAD, which registries do not count as a pull, so it is asked again
+ * moderately often instead of at a missing image's slow pace.
+ */
+export const DRIFT_BACKOFF: BackoffPolicy = { initialMs: 30_000, maxMs: 10 * 60_000 };
+
+/** Every retry pace an entry can be on. */
+export interface RetryPolicies {
+  readonly failure: Readonly<Record<FailureKind, BackoffPolicy>>;
+  readonly drift: BackoffPolicy;
+}
+
+export const DEFAULT_RETRY: RetryPolicies = { failure: DEFAULT_BACKOFF, drift: DRIFT_BACKOFF };
+
 /** Exponential with full jitter in the upper half, capped: attempt 1 waits about `initialMs`. */
 export function backoffDelay(
   policy: BackoffPolicy,

@@ -9,12 +9,33 @@ describe("createDiskGuard on real filesystems", () => {
     const used = 1 - stats.bavail / stats.blocks;
     const guard = (threshold: number) =>
       createDiskGuard({ mountpoint: () => Promise.resolve(tmpdir()), threshold });
-    expect((await guard(Math.min(1, used + 0.05)).check(0)).ok).toBe(true);
-    const blocked = await guard(Math.max(0.0001, used - 0.01)).check(1024);
+    const admitted = await guard(Math.min(1, used + 0.05)).admit({ compressed: 0 });
+    expect(admitted.ok).toBe(true);
+    if (admitted.ok) expect(await admitted.ticket.finish()).toBeUndefined();
+    const blocked = await guard(Math.max(0.0001, used - 0.01)).admit({ compressed: 1024 });
     expect(blocked.ok).toBe(false);
-    expect(blocked.message).toContain("1024 bytes");
-    const huge = await guard(1).check(stats.blocks * stats.bsize);
+    if (!blocked.ok) expect(blocked.message).toContain("1024 bytes");
+    const huge = await guard(1).admit({ compressed: stats.blocks * stats.bsize });
     expect(huge.ok).toBe(false);
+  });
+
+  it("reserves what admitted pulls will write until they finish", async () => {
+    const stats = await statfs(tmpdir());
+    const capacity = stats.blocks * stats.bsize;
+    const used = capacity - stats.bavail * stats.bsize;
+    // Room for one pull of this size (with unpacking) under the threshold, not for two.
+    const free = capacity * 0.99 - used;
+    const compressed = Math.floor(free / 4 / 1.5);
+    const guard = createDiskGuard({ mountpoint: () => Promise.resolve(tmpdir()), threshold: 0.99 });
+    const first = await guard.admit({ compressed });
+    expect(first.ok).toBe(true);
+    const second = await guard.admit({ compressed });
+    expect(second.ok).toBe(false);
+    if (!second.ok) expect(second.message).toContain("1 pull(s) in flight");
+    if (first.ok) await first.ticket.finish();
+    const third = await guard.admit({ compressed });
+    expect(third.ok).toBe(true);
+    if (third.ok) await third.ticket.finish();
   });
 
   it("lets pulls through, and says so once, when the filesystem is not visible in this container", async () => {
@@ -25,9 +46,10 @@ describe("createDiskGuard on real filesystems", () => {
       threshold: 0.8,
       onUnavailable: (message) => warnings.push(message),
     });
-    const first = await guard.check(10);
-    await guard.check(10);
-    expect(first).toMatchObject({ ok: true, predictedRatio: undefined });
+    const first = await guard.admit({ compressed: 10 });
+    await guard.admit({ compressed: 10 });
+    expect(first.ok).toBe(true);
+    if (first.ok) expect(await first.ticket.finish()).toBeUndefined();
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain("not visible here (ENOENT)");
   });

@@ -1,7 +1,7 @@
-import type { ImageRuntime, PullAuth, RuntimeImage } from "../cri/index.ts";
 import { ClassifiedError, isClassifiedError, type FailureKind } from "../failure/index.ts";
 import { kubeletImageString, repositoryName, type ImageReference } from "../reference/index.ts";
 import { recordedDigest } from "./inventory.ts";
+import type { ImageRuntime, PullAuth, RuntimeImage } from "./ports.ts";
 import { digestName, effectiveTag, tagName, type EntryPlan, type WarmAction } from "./plan.ts";
 
 /** Where a tag points in the registry now; the registry client in production. */
@@ -17,7 +17,8 @@ export interface WarmDependencies {
   readonly signal?: AbortSignal;
 }
 
-export type EntryOutcome = "present" | "pulled" | "drifted" | "failed";
+/** `blocked`: the disk guard kept (or stopped) the pull; the error kind is `disk`. */
+export type EntryOutcome = "present" | "pulled" | "drifted" | "failed" | "blocked";
 
 export interface EntryResult {
   readonly image: string;

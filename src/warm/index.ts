@@ -1,10 +1,18 @@
+export type {
+  CallOptions,
+  ImageFilesystemUsage,
+  ImageRuntime,
+  PullAuth,
+  PullOptions,
+  RuntimeImage,
+  RuntimeVersion,
+} from "./ports.ts";
 export { ImageInventory, recordedDigest } from "./inventory.ts";
 export {
   canonicalImage,
   digestName,
   effectiveTag,
   planEntry,
-  planWarm,
   tagName,
   type EntryPlan,
   type WarmAction,
@@ -17,18 +25,19 @@ export {
   type TagResolver,
   type WarmDependencies,
 } from "./execute.ts";
+export { startWarmPass, type PassDependencies, type SizeLookup } from "./pass.ts";
 export { warmOnce, type WarmOnceOptions } from "./run.ts";
-export { backoffDelay, DEFAULT_BACKOFF, spreadDelay, type BackoffPolicy } from "./backoff.ts";
-export { createDiskGuard, type DiskGuard, type DiskVerdict } from "./disk-guard.ts";
 export {
-  WarmLoop,
-  type RegistryAnswer,
-  type RuntimeStatus,
-  type WarmLogger,
-  type WarmLoopEvents,
-  type WarmLoopOptions,
-  type WarmLoopStatus,
-} from "./loop.ts";
+  backoffDelay,
+  DEFAULT_BACKOFF,
+  spreadDelay,
+  type BackoffPolicy,
+  type RetryPolicies,
+} from "./backoff.ts";
+export { createDiskGuard, imageFilesystemOf, type DiskGuard } from "./disk-guard.ts";
+export type { RuntimeStatus } from "./runtime-health.ts";
+export type { WarmLogger, WarmLoopEvents } from "./events.ts";
+export { WarmScheduler, type WarmSchedulerOptions, type WarmStatus } from "./scheduler.ts";
 export { ENTRY_STATES, type EntryState, type EntryStatus } from "./state.ts";
 export {
   pinNames,

@@ -1,4 +1,4 @@
-import type { RuntimeImage } from "../cri/index.ts";
+import type { RuntimeImage } from "./ports.ts";
 
 /**
  * One ListImages answer, indexed the way the runtime resolves names: `repo:tag` through

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { RuntimeImage } from "../cri/index.ts";
+import type { RuntimeImage } from "./ports.ts";
 import { parseReference } from "../reference/index.ts";
 import { ImageInventory } from "./inventory.ts";
 import { planEntry, type WarmTarget } from "./plan.ts";

@@ -66,10 +66,6 @@ export function planEntry(target: WarmTarget, inventory: ImageInventory): EntryP
   return { target, actions, localDigest: byDigest === undefined ? undefined : digest };
 }
 
-export function planWarm(targets: readonly WarmTarget[], inventory: ImageInventory): EntryPlan[] {
-  return targets.map((target) => planEntry(target, inventory));
-}
-
 /** The canonical string an entry is recorded under, for reports. */
 export function canonicalImage(target: WarmTarget): string {
   return formatReference(target.reference);

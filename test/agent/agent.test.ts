@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createCriClient, type ImageRuntime } from "../../src/cri/index.ts";
+import { createCriClient } from "../../src/cri/index.ts";
+import type { ImageRuntime } from "../../src/warm/index.ts";
 import {
   pushImage,
   startContainerd,

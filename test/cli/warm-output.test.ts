@@ -2,7 +2,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createCriClient, type ImageRuntime } from "../../src/cri/index.ts";
+import { createCriClient } from "../../src/cri/index.ts";
+import type { ImageRuntime } from "../../src/warm/index.ts";
 import {
   pushImage,
   startContainerd,

@@ -13,7 +13,8 @@ import {
   UnsupportedApiError,
   type ContainerdApi,
 } from "../../src/containerd/index.ts";
-import { createCriClient, type ImageRuntime, type RuntimeImage } from "../../src/cri/index.ts";
+import { createCriClient } from "../../src/cri/index.ts";
+import type { ImageRuntime, RuntimeImage } from "../../src/warm/index.ts";
 import { planPins, type PinEntry, type PinPlan } from "../../src/warm/index.ts";
 import {
   pushImage,

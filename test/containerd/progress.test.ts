@@ -8,7 +8,8 @@ import {
   type ContainerdApi,
   type PullProgress,
 } from "../../src/containerd/index.ts";
-import { createCriClient, type ImageRuntime } from "../../src/cri/index.ts";
+import { createCriClient } from "../../src/cri/index.ts";
+import type { ImageRuntime } from "../../src/warm/index.ts";
 import {
   pushImage,
   startContainerd,

@@ -103,10 +103,15 @@ state = "${dir}/state"
  * so several run side by side.
  */
 export async function startContainerd(
-  options: { snapshotter?: "overlayfs" | "native"; runtime?: RuntimeName } = {},
+  options: {
+    snapshotter?: "overlayfs" | "native";
+    runtime?: RuntimeName;
+    /** Where the instance's directory goes (default: the system temp dir), e.g. a small filesystem. */
+    parentDir?: string;
+  } = {},
 ): Promise<ContainerdInstance> {
   const runtime = runtimeBinaries(options.runtime);
-  const dir = await mkdtemp(join(tmpdir(), "prepull-containerd-"));
+  const dir = await mkdtemp(join(options.parentDir ?? tmpdir(), "prepull-containerd-"));
   await Promise.all(["root", "state", "cni", "certs.d", "opt"].map((name) => mkdir(join(dir, name))));
   const configFile = join(dir, "config.toml");
   const configToml = runtime.major >= 2 ? configV3 : configV2;

@@ -7,6 +7,11 @@ import { nodePlatform } from "../../src/registry/index.ts";
 export interface LayerSpec {
   readonly size: number;
   readonly seed: string;
+  /**
+   * Share of the layer's bytes that are random (1, the default, makes it incompressible); the
+   * rest are zeros, so a layer unpacks to about `1 / entropy` times its compressed size.
+   */
+  readonly entropy?: number;
 }
 
 export interface PushedImage {
@@ -72,6 +77,22 @@ function seededBytes(seed: string, size: number): Buffer {
   return Buffer.concat([cipher.update(Buffer.alloc(size)), cipher.final()]);
 }
 
+/** Every 64 KiB block starts with `entropy` of random bytes and ends in zeros. */
+function layerBytes(layer: LayerSpec): Buffer {
+  const entropy = layer.entropy ?? 1;
+  if (entropy >= 1) return seededBytes(layer.seed, layer.size);
+  const block = 64 * 1024;
+  const perBlock = Math.round(block * entropy);
+  const blocks = Math.ceil(layer.size / block);
+  const random = seededBytes(layer.seed, perBlock * blocks);
+  const out = Buffer.alloc(layer.size);
+  for (let i = 0; i < blocks; i++) {
+    const start = i * block;
+    random.copy(out, start, i * perBlock, i * perBlock + Math.min(perBlock, layer.size - start));
+  }
+  return out;
+}
+
 function octal(value: number, width: number): string {
   return value.toString(8).padStart(width - 1, "0") + "\0";
 }
@@ -101,7 +122,7 @@ function buildManifest(
   flavour: "oci" | "docker",
 ): BuiltManifest {
   const media = MEDIA[flavour];
-  const tars = layers.map((layer, i) => singleFileTar(`layer-${i}.bin`, seededBytes(layer.seed, layer.size)));
+  const tars = layers.map((layer, i) => singleFileTar(`layer-${i}.bin`, layerBytes(layer)));
   const compressed = tars.map((tar) => blob(gzipSync(tar, { level: 1 })));
   const config = blob(
     Buffer.from(

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createCriClient, type ImageRuntime } from "../../src/cri/index.ts";
+import { createCriClient } from "../../src/cri/index.ts";
 import { parseReference } from "../../src/reference/index.ts";
-import { warmOnce, type WarmTarget } from "../../src/warm/index.ts";
+import { warmOnce, type ImageRuntime, type WarmTarget } from "../../src/warm/index.ts";
 import { runPrepull } from "../cli/run-prepull.ts";
 import {
   pushImage,

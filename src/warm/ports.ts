@@ -1,3 +1,8 @@
+/**
+ * What the warm core needs from a container runtime. The core declares these ports; the CRI
+ * adapter (and any other runtime adapter) implements them, so nothing here depends on gRPC.
+ */
+
 /** What the runtime reports for one image (CRI `Image`). */
 export interface RuntimeImage {
   /** The config digest (`sha256:…`); CRI-O reports bare hex. */
@@ -29,8 +34,9 @@ export interface PullAuth {
 }
 
 export interface CallOptions {
-  /** Deadline for this call; every call has one (defaults come from the client). */
+  /** Deadline for this call; every call has one (defaults come from the adapter). */
   readonly timeoutMs?: number;
+  /** Aborting it cancels the call in the runtime (a cancelled pull stops downloading). */
   readonly signal?: AbortSignal;
 }
 
@@ -38,17 +44,7 @@ export interface PullOptions extends CallOptions {
   readonly auth?: PullAuth;
 }
 
-/** Observes every call, e.g. for metrics or to count calls in a benchmark. */
-export type CallObserver = (call: {
-  readonly method: string;
-  readonly durationMs: number;
-  readonly ok: boolean;
-}) => void;
-
-/**
- * The node's image store as prepull sees it. Everything above the CRI adapter depends on this
- * interface, not on gRPC.
- */
+/** The node's image store as the warm core sees it. */
 export interface ImageRuntime {
   readonly endpoint: string;
   version(options?: CallOptions): Promise<RuntimeVersion>;

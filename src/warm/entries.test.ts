@@ -1,0 +1,168 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { parseReference } from "../reference/index.ts";
+import { DEFAULT_RETRY } from "./backoff.ts";
+import { EntryBook, entryKey } from "./entries.ts";
+import type { EntryResult } from "./execute.ts";
+import type { WarmTarget } from "./plan.ts";
+
+const D1 = `sha256:${"1".repeat(64)}`;
+const D2 = `sha256:${"2".repeat(64)}`;
+const START = Date.parse("2026-01-01T00:00:00Z");
+
+function target(image: string, digest?: string): WarmTarget {
+  const reference = parseReference(image);
+  return { image, reference, digest: digest ?? reference.digest };
+}
+
+function result(image: string, fields: Partial<EntryResult>): EntryResult {
+  return {
+    image,
+    outcome: "failed",
+    digest: undefined,
+    imageId: undefined,
+    size: undefined,
+    seconds: 1.5,
+    pulls: [image],
+    errorKind: undefined,
+    message: undefined,
+    registryDigest: undefined,
+    ...fields,
+  };
+}
+
+/** Jitter pinned to the top of the range: attempt n waits exactly min(max, initial × 2^(n-1)). */
+const book = (): EntryBook => new EntryBook({ random: () => 1 });
+
+describe("EntryBook", () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+    vi.setSystemTime(START);
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("moves an entry from pending through pulling to present, resetting attempts", () => {
+    const entries = book();
+    const api = target("reg.example/api:v1", D1);
+    entries.replace([api]);
+    const key = entryKey(api);
+    expect(entries.get(key)?.status.state).toBe("pending");
+    entries.apply(key, { type: "pulling" });
+    entries.apply(key, {
+      type: "finished",
+      result: result(api.image, { outcome: "failed", errorKind: "network" }),
+    });
+    expect(entries.get(key)?.status.attempts).toBe(1);
+    entries.apply(key, { type: "queued" });
+    expect(entries.get(key)?.status.state).toBe("pending");
+    const pulled = entries.apply(key, {
+      type: "finished",
+      result: result(api.image, { outcome: "pulled", digest: D1, imageId: "sha256:c", size: 42 }),
+    });
+    expect(pulled?.status).toMatchObject({
+      state: "present",
+      attempts: 0,
+      digest: D1,
+      imageId: "sha256:c",
+      size: 42,
+      lastPullSeconds: 1.5,
+      errorKind: null,
+      nextRetryAt: null,
+    });
+    expect(entries.isDue(key)).toBe(true);
+  });
+
+  it("keeps a present entry present while its tag is synced, and keeps its last pull time", () => {
+    const entries = book();
+    const api = target("reg.example/api:v1", D1);
+    entries.replace([api]);
+    const key = entryKey(api);
+    entries.apply(key, { type: "finished", result: result(api.image, { outcome: "pulled", seconds: 3 }) });
+    entries.apply(key, { type: "queued" });
+    expect(entries.get(key)?.status.state).toBe("present");
+    entries.apply(key, { type: "finished", result: result(api.image, { outcome: "present", pulls: [] }) });
+    expect(entries.get(key)?.status.lastPullSeconds).toBe(3);
+  });
+
+  it("backs a failure off by its kind's policy, doubling per attempt, and becomes due when the clock gets there", () => {
+    const entries = book();
+    const missing = target("reg.example/missing:v1");
+    entries.replace([missing]);
+    const key = entryKey(missing);
+    const fail = () =>
+      entries.apply(key, {
+        type: "finished",
+        result: result(missing.image, { errorKind: "not_found", message: "not found" }),
+      });
+    const policy = DEFAULT_RETRY.failure.not_found;
+    expect(fail()?.status).toMatchObject({
+      state: "failed",
+      attempts: 1,
+      errorKind: "not_found",
+      nextRetryAt: new Date(START + policy.initialMs).toISOString(),
+    });
+    expect(entries.isDue(key)).toBe(false);
+    expect(entries.nextRetryAt([key])).toBe(START + policy.initialMs);
+    vi.advanceTimersByTime(policy.initialMs - 1);
+    expect(entries.isDue(key)).toBe(false);
+    vi.advanceTimersByTime(1);
+    expect(entries.isDue(key)).toBe(true);
+    expect(entries.nextRetryAt([key])).toBeUndefined();
+    const second = fail();
+    expect(second?.status.attempts).toBe(2);
+    expect(second?.retryAt).toBe(Date.now() + 2 * policy.initialMs);
+  });
+
+  it("retries a drifted entry on the drift policy, not on not_found's", () => {
+    const entries = book();
+    const api = target("reg.example/api:v1", D1);
+    entries.replace([api]);
+    const key = entryKey(api);
+    const drifted = entries.apply(key, {
+      type: "finished",
+      result: result(api.image, { outcome: "drifted", registryDigest: D2, message: "moved" }),
+    });
+    expect(drifted?.status).toMatchObject({
+      state: "drifted",
+      errorKind: null,
+      registryDigest: D2,
+      attempts: 1,
+    });
+    expect(drifted?.retryAt).toBe(START + DEFAULT_RETRY.drift.initialMs);
+    expect(DEFAULT_RETRY.drift.initialMs).toBeLessThan(DEFAULT_RETRY.failure.not_found.initialMs);
+  });
+
+  it("reports a disk block with its kind and the disk policy", () => {
+    const entries = book();
+    const big = target("reg.example/big:1");
+    entries.replace([big]);
+    const key = entryKey(big);
+    const blocked = entries.apply(key, {
+      type: "finished",
+      result: result(big.image, { outcome: "blocked", errorKind: "disk", message: "above the limit" }),
+    });
+    expect(blocked?.status).toMatchObject({
+      state: "blocked",
+      errorKind: "disk",
+      message: "above the limit",
+    });
+    expect(blocked?.retryAt).toBe(START + DEFAULT_RETRY.failure.disk.initialMs);
+  });
+
+  it("keeps the state of entries that stay, starts new ones pending, drops events for those that left", () => {
+    const entries = book();
+    const a = target("reg.example/a:1");
+    const b = target("reg.example/b:1");
+    const bLocked = target("reg.example/b:1", D1);
+    entries.replace([a, b]);
+    entries.apply(entryKey(a), { type: "finished", result: result(a.image, { outcome: "pulled" }) });
+    const left = entries.replace([a, bLocked]);
+    expect(left).toEqual([entryKey(b)]);
+    expect(entries.statuses().map((s) => [s.image, s.digest, s.state])).toEqual([
+      [a.image, null, "present"],
+      [b.image, D1, "pending"],
+    ]);
+    expect(entries.apply(entryKey(b), { type: "pulling" })).toBeUndefined();
+  });
+});

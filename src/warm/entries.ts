@@ -1,0 +1,180 @@
+import { backoffDelay, DEFAULT_RETRY, type BackoffPolicy, type RetryPolicies } from "./backoff.ts";
+import type { EntryResult } from "./execute.ts";
+import type { WarmTarget } from "./plan.ts";
+import type { EntryStatus } from "./state.ts";
+
+/** Where time comes from; tests use fake timers, which replace `Date.now`. */
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+/** One entry of the desired set: what the status shows, and when it may be pulled again. */
+export interface EntryRecord {
+  readonly key: string;
+  readonly target: WarmTarget;
+  readonly status: EntryStatus;
+  /** Epoch milliseconds before which the entry is not pulled again; 0 when it may be now. */
+  readonly retryAt: number;
+}
+
+/** What can happen to an entry: it waits for a pull slot, gets one, or its work ends. */
+export type EntryEvent =
+  | { readonly type: "queued" }
+  | { readonly type: "pulling" }
+  | { readonly type: "finished"; readonly result: EntryResult };
+
+export interface TransitionContext {
+  readonly now: number;
+  readonly retry: RetryPolicies;
+  readonly random: () => number;
+}
+
+/** Entries with the same image but another intended digest are different work. */
+export function entryKey(target: WarmTarget): string {
+  return `${target.image}\u0000${target.digest ?? ""}`;
+}
+
+export function initialEntry(target: WarmTarget): EntryRecord {
+  return {
+    key: entryKey(target),
+    target,
+    retryAt: 0,
+    status: {
+      image: target.image,
+      digest: target.digest ?? null,
+      state: "pending",
+      imageId: null,
+      size: null,
+      attempts: 0,
+      lastPullSeconds: null,
+      errorKind: null,
+      message: null,
+      nextRetryAt: null,
+      registryDigest: null,
+    },
+  };
+}
+
+export function isDue(entry: EntryRecord, now: number): boolean {
+  return entry.retryAt <= now;
+}
+
+/**
+ * The entry state machine, free of I/O: `queued` makes a missing entry pending (a present one
+ * stays present while its tag is synced), `pulling` marks the pull, and a finished attempt
+ * either makes the entry present (attempts reset) or counts a failed attempt and sets the next
+ * retry from the policy of what went wrong: drift has its own pace, every failure kind its own.
+ */
+export function transition(entry: EntryRecord, event: EntryEvent, context: TransitionContext): EntryRecord {
+  const update = (changes: Partial<EntryStatus>, retryAt = entry.retryAt): EntryRecord => ({
+    ...entry,
+    retryAt,
+    status: { ...entry.status, ...changes },
+  });
+  if (event.type === "queued") return entry.status.state === "present" ? entry : update({ state: "pending" });
+  if (event.type === "pulling") return update({ state: "pulling" });
+
+  const { result } = event;
+  if (result.outcome === "present" || result.outcome === "pulled") {
+    return update(
+      {
+        state: "present",
+        digest: result.digest ?? null,
+        imageId: result.imageId ?? null,
+        size: result.size ?? null,
+        attempts: 0,
+        lastPullSeconds: result.pulls.length > 0 ? result.seconds : entry.status.lastPullSeconds,
+        errorKind: null,
+        message: null,
+        nextRetryAt: null,
+        registryDigest: null,
+      },
+      0,
+    );
+  }
+  const attempts = entry.status.attempts + 1;
+  const drifted = result.outcome === "drifted";
+  const kind = drifted ? null : (result.errorKind ?? "runtime");
+  const policy: BackoffPolicy = kind === null ? context.retry.drift : context.retry.failure[kind];
+  const retryAt = context.now + backoffDelay(policy, attempts, context.random);
+  return update(
+    {
+      state: result.outcome,
+      attempts,
+      errorKind: kind,
+      message: result.message ?? (drifted ? "tag drifted" : "pull failed"),
+      nextRetryAt: new Date(retryAt).toISOString(),
+      registryDigest: result.registryDigest ?? null,
+    },
+    retryAt,
+  );
+}
+
+/** The desired set's entries, in declaration order, moved through `transition` by one clock. */
+export class EntryBook {
+  readonly #clock: Clock;
+  readonly #retry: RetryPolicies;
+  readonly #random: () => number;
+  #entries = new Map<string, EntryRecord>();
+
+  constructor(options: { clock?: Clock; retry?: RetryPolicies; random?: () => number } = {}) {
+    this.#clock = options.clock ?? systemClock;
+    this.#retry = options.retry ?? DEFAULT_RETRY;
+    this.#random = options.random ?? Math.random;
+  }
+
+  /** Takes a new desired set; entries that stay keep their state. Returns the keys that left. */
+  replace(targets: readonly WarmTarget[]): string[] {
+    const next = new Map<string, EntryRecord>();
+    for (const target of targets) {
+      const key = entryKey(target);
+      next.set(key, this.#entries.get(key) ?? initialEntry(target));
+    }
+    const left = [...this.#entries.keys()].filter((key) => !next.has(key));
+    this.#entries = next;
+    return left;
+  }
+
+  /** Applies an event; events for entries that left the set are dropped. */
+  apply(key: string, event: EntryEvent): EntryRecord | undefined {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return undefined;
+    const next = transition(entry, event, {
+      now: this.#clock.now(),
+      retry: this.#retry,
+      random: this.#random,
+    });
+    this.#entries.set(key, next);
+    return next;
+  }
+
+  get(key: string): EntryRecord | undefined {
+    return this.#entries.get(key);
+  }
+
+  records(): EntryRecord[] {
+    return [...this.#entries.values()];
+  }
+
+  isDue(key: string): boolean {
+    const entry = this.#entries.get(key);
+    return entry !== undefined && isDue(entry, this.#clock.now());
+  }
+
+  /** The earliest future retry among `keys`, when one is pending. */
+  nextRetryAt(keys: Iterable<string>): number | undefined {
+    const now = this.#clock.now();
+    let next: number | undefined;
+    for (const key of keys) {
+      const retryAt = this.#entries.get(key)?.retryAt ?? 0;
+      if (retryAt > now) next = Math.min(next ?? retryAt, retryAt);
+    }
+    return next;
+  }
+
+  statuses(): EntryStatus[] {
+    return this.records().map((entry) => entry.status);
+  }
+}

@@ -1,0 +1,233 @@
+import type PQueue from "p-queue";
+import { isClassifiedError, type FailureKind } from "../failure/index.ts";
+import type { ImageReference } from "../reference/index.ts";
+import type { DiskAdmission, DiskGuard, DiskTicket } from "./disk-guard.ts";
+import { executeEntryPlan, type EntryResult, type WarmDependencies } from "./execute.ts";
+import { ImageInventory } from "./inventory.ts";
+import { digestName, effectiveTag, planEntry, tagName, type EntryPlan, type WarmTarget } from "./plan.ts";
+
+/** Compressed bytes the node's platform pulls for a reference (registry answer), if known. */
+export type SizeLookup = (reference: ImageReference, signal: AbortSignal) => Promise<number | undefined>;
+
+export interface PassDependencies extends Omit<WarmDependencies, "signal"> {
+  /** Pull slots shared by every pass that runs at once: the node's concurrency limit. */
+  readonly slots: PQueue;
+  readonly diskGuard?: DiskGuard;
+  /** Sharpens the disk guard's prediction; without it a pull is judged on the disk's use alone. */
+  readonly sizeOf?: SizeLookup;
+}
+
+export interface PassEntry {
+  readonly target: WarmTarget;
+  /** Cancels this entry's work: it left the set, or the process is stopping. */
+  readonly signal?: AbortSignal;
+  /** False while the entry backs off: it is checked against the inventory but not pulled. */
+  readonly mayPull?: boolean;
+}
+
+export interface PassHooks {
+  /** The entry needs pulls and waits for a slot (its size is looked up meanwhile). */
+  onQueued?(target: WarmTarget): void;
+  /** The entry got a pull slot. */
+  onPulling?(target: WarmTarget): void;
+  /** The entry's work ended; not called for cancelled entries. */
+  onResult?(result: EntryResult, target: WarmTarget): void;
+}
+
+export interface StartedPass {
+  /** Seconds the inventory and the plans took. */
+  readonly seconds: number;
+  /** Present and worked-on entries, in input order; settles when the last pull ends. */
+  readonly results: Promise<EntryResult[]>;
+}
+
+/**
+ * A registry that hangs must not hold the entry up for long before it pulls (the pull then meets
+ * the same registry under its own deadline): the lookup gets the smaller of this and that deadline.
+ */
+const SIZE_LOOKUP_TIMEOUT_MS = 10_000;
+
+/**
+ * One warm pass, the same for the agent and `prepull warm`: one ListImages for the inventory, a
+ * plan per entry, and for each entry that needs content a size lookup (outside the pull slots),
+ * a pull slot, the disk guard's admission, the pulls with the guard's watch, and the kubelet-style
+ * verification. Resolves once the inventory is planned; `results` follows the pulls.
+ */
+export async function startWarmPass(
+  entries: readonly PassEntry[],
+  deps: PassDependencies,
+  hooks: PassHooks = {},
+): Promise<StartedPass> {
+  const started = performance.now();
+  const inventory = new ImageInventory(await deps.runtime.listImages());
+  const work: Promise<EntryResult>[] = [];
+  for (const entry of entries) {
+    const plan = planEntry(entry.target, inventory);
+    if (plan.actions.length === 0) {
+      const result = presentResult(plan, inventory);
+      hooks.onResult?.(result, entry.target);
+      work.push(Promise.resolve(result));
+    } else if (entry.mayPull !== false) {
+      hooks.onQueued?.(entry.target);
+      const done = warmEntry(plan, inventory, entry.signal, deps, hooks)
+        .catch((error: unknown) => unfinished(plan, "failed", "runtime", reasonOf(error)))
+        .then((result) => {
+          if (entry.signal?.aborted !== true) hooks.onResult?.(result, entry.target);
+          return result;
+        });
+      work.push(done);
+    }
+  }
+  return { seconds: (performance.now() - started) / 1000, results: Promise.all(work) };
+}
+
+async function warmEntry(
+  plan: EntryPlan,
+  inventory: ImageInventory,
+  signal: AbortSignal | undefined,
+  deps: PassDependencies,
+  hooks: PassHooks,
+): Promise<EntryResult> {
+  const needsContent = plan.actions.some((action) => action.type !== "sync-tag");
+  const guard = needsContent ? deps.diskGuard : undefined;
+  const size =
+    guard === undefined
+      ? undefined
+      : await lookupSize(plan, signal, deps.sizeOf, Math.min(SIZE_LOOKUP_TIMEOUT_MS, deps.pullTimeoutMs));
+  const cancelled = (): boolean => signal?.aborted === true;
+  const result = await deps.slots.add(async (): Promise<EntryResult> => {
+    if (cancelled()) return unfinished(plan, "failed", "runtime", reasonOf(signal));
+    hooks.onPulling?.(plan.target);
+    let ticket: DiskTicket | undefined;
+    if (guard !== undefined) {
+      let admission: DiskAdmission;
+      try {
+        admission = await guard.admit({ compressed: size }, plan.target.image);
+      } catch (error) {
+        // The image filesystem could not be found or read (e.g. the runtime went away).
+        const kind = isClassifiedError(error) ? error.kind : "runtime";
+        return unfinished(plan, "failed", kind, `disk guard: ${reasonOf(error)}`);
+      }
+      if (!admission.ok) return unfinished(plan, "blocked", "disk", admission.message);
+      ticket = admission.ticket;
+    }
+    const signals = [signal, ticket?.signal].filter((s): s is AbortSignal => s !== undefined);
+    const outcome = await executeEntryPlan(plan, {
+      ...deps,
+      ...(signals.length > 0 ? { signal: AbortSignal.any(signals) } : {}),
+    });
+    const stopped = ticket?.signal.aborted === true;
+    const overfilled = await ticket?.finish();
+    if (overfilled === undefined || cancelled()) return outcome;
+    return undoOverfill(outcome, { message: overfilled, stopped }, inventory, deps);
+  });
+  return result;
+}
+
+async function lookupSize(
+  plan: EntryPlan,
+  signal: AbortSignal | undefined,
+  sizeOf: SizeLookup | undefined,
+  timeoutMs: number,
+): Promise<number | undefined> {
+  if (sizeOf === undefined) return undefined;
+  const { target } = plan;
+  const deadline = AbortSignal.timeout(timeoutMs);
+  try {
+    return await sizeOf(
+      { ...target.reference, digest: target.digest ?? target.reference.digest },
+      signal === undefined ? deadline : AbortSignal.any([signal, deadline]),
+    );
+  } catch {
+    // The size only sharpens the guard; the pull itself reports registry trouble.
+    return undefined;
+  }
+}
+
+/**
+ * The filesystem crossed the threshold during the pull. Whatever the pull left behind is removed
+ * again when it is new to the node: a pull that ended between two readings, or one the runtime
+ * finished recording as the cancel arrived. New means its id is in no image of the inventory; CRI
+ * RemoveImage removes every name of an image id, so an id the node already had is kept. A drift
+ * is reported as it is (it says more).
+ */
+async function undoOverfill(
+  outcome: EntryResult,
+  overfill: { readonly message: string; readonly stopped: boolean },
+  inventory: ImageInventory,
+  deps: PassDependencies,
+): Promise<EntryResult> {
+  if (outcome.outcome === "drifted") return outcome;
+  const { message, stopped } = overfill;
+  const lastPull = outcome.pulls.at(-1);
+  let removed: boolean;
+  try {
+    const left = lastPull === undefined ? undefined : await deps.runtime.imageStatus(lastPull);
+    removed = left !== undefined && !inventory.images.some((image) => image.id === left.id);
+    if (left !== undefined && removed) await deps.runtime.removeImage(left.id);
+  } catch (error) {
+    return { ...outcome, ...blocked(`${message}; removing what the pull left failed: ${reasonOf(error)}`) };
+  }
+  if (stopped) {
+    return {
+      ...outcome,
+      ...blocked(`${message}; the pull was stopped${removed ? " and its image removed" : ""}`),
+    };
+  }
+  if (outcome.outcome === "failed") {
+    return { ...outcome, ...blocked(`${message}; the pull failed: ${outcome.message ?? "unknown error"}`) };
+  }
+  return removed ? { ...outcome, ...blocked(`${message}; the image was removed again`) } : outcome;
+}
+
+function blocked(message: string): Pick<EntryResult, "outcome" | "errorKind" | "message"> {
+  return { outcome: "blocked", errorKind: "disk", message };
+}
+
+function reasonOf(reason: unknown): string {
+  if (reason instanceof AbortSignal) return reasonOf(reason.reason);
+  return reason instanceof Error ? reason.message : String(reason);
+}
+
+/** An entry whose pulls never started: cancelled, or kept back by the disk guard. */
+function unfinished(
+  plan: EntryPlan,
+  outcome: "failed" | "blocked",
+  errorKind: FailureKind,
+  message: string,
+): EntryResult {
+  return {
+    image: plan.target.image,
+    outcome,
+    digest: plan.target.digest,
+    imageId: undefined,
+    size: undefined,
+    seconds: 0,
+    pulls: [],
+    errorKind,
+    message,
+    registryDigest: undefined,
+  };
+}
+
+/** An entry the inventory already holds under its names: nothing is asked of the runtime. */
+function presentResult(plan: EntryPlan, inventory: ImageInventory): EntryResult {
+  const { reference, digest } = plan.target;
+  const name =
+    digest !== undefined
+      ? digestName(reference, digest)
+      : tagName(reference, effectiveTag(reference) ?? "latest");
+  const image = inventory.find(name);
+  return {
+    image: plan.target.image,
+    outcome: "present",
+    digest: digest ?? plan.localDigest,
+    imageId: image?.id,
+    size: image?.size,
+    seconds: 0,
+    pulls: [],
+    errorKind: undefined,
+    message: undefined,
+    registryDigest: undefined,
+  };
+}
