@@ -92,10 +92,10 @@ describe("passwords written into URLs never reach output", () => {
     expect(lock.code).toBe(1);
     // Both mirrors are named in the not-found errors, without their passwords.
     expect(lock.stdout + lock.stderr).toContain(
-      `hosts-mirror.invalid/mirrored/app:missing at http://${registry.host}`,
+      `hosts-mirror.invalid/mirrored/app:missing: not_found: http://${registry.host}`,
     );
     expect(lock.stdout + lock.stderr).toContain(
-      `flag-mirror.invalid/mirrored/app:missing at http://${registry.host}`,
+      `flag-mirror.invalid/mirrored/app:missing: not_found: http://${registry.host}`,
     );
     const seen = outputs(lock, lockJson);
     for (const format of ["text", "json"]) {
