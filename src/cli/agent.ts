@@ -128,8 +128,13 @@ export function agentCommand(context: CliContext): Command {
   addRegistryOptions(command);
   return command.action(async (flags: AgentFlags) => {
     // The daemon's modules load only when it runs, keeping the other commands quick to start.
-    const [{ defaultNodeName, startAgent }, { createLogger, parseListenAddress }, { connectRuntime }] =
-      await Promise.all([import("../agent/index.ts"), import("../http/index.ts"), import("./runtime.ts")]);
+    const [{ defaultNodeName, startAgent }, { parseListenAddress }, { createLogger }, { connectRuntime }] =
+      await Promise.all([
+        import("../agent/index.ts"),
+        import("../http/index.ts"),
+        import("../logging/index.ts"),
+        import("./runtime.ts"),
+      ]);
     const { host, port } = parseListenAddress(flags.listen);
     const logger = createLogger({ level: flags.logLevel });
     const desired = await loadDesiredState(flags.config);
