@@ -1,7 +1,8 @@
 import { lookup } from "node:dns/promises";
 import { request } from "undici";
 import { formatAddress, type AgentAddress } from "./address.ts";
-import { agentStatusSchema, type AgentReport } from "./report.ts";
+import { agentStatusSchema } from "../agent-status/index.ts";
+import type { AgentReport } from "./report.ts";
 
 /**
  * Every A and AAAA record of a name: a headless Service answers with one per agent pod (with

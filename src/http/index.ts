@@ -1,3 +1,4 @@
 export { createAgentMetrics, type AgentMetrics } from "./metrics.ts";
 export { ListenAddressError, parseListenAddress, startStatusServer, type StatusServer } from "./server.ts";
-export type { AgentStatus, AgentView } from "./status.ts";
+export type { AgentStatus } from "../agent-status/index.ts";
+export type { AgentView } from "./status.ts";
