@@ -27,7 +27,7 @@ export function shareConnections(
   server: Server,
   limits: ConnectionLimits,
   onRefused: (reason: RefusalReason) => void,
-): void {
+): { open(): number } {
   const clients = new Map<string, Set<Socket>>();
   let open = 0;
 
@@ -68,4 +68,5 @@ export function shareConnections(
       if (own.size === 0 && clients.get(client) === own) clients.delete(client);
     });
   });
+  return { open: () => open };
 }

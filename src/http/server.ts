@@ -145,8 +145,16 @@ export async function startStatusServer(options: {
     },
   );
   server.setTimeout(30_000);
-  shareConnections(server, limits, (reason) => {
+  const connections = shareConnections(server, limits, (reason) => {
     refused.inc({ reason });
+  });
+  new Gauge({
+    name: "prepull_http_connections",
+    help: "Connections open to the status server.",
+    registers: [options.metrics.registry],
+    collect() {
+      this.set(connections.open());
+    },
   });
 
   await new Promise<void>((resolve, reject) => {

@@ -45,6 +45,8 @@ export async function slowHeaderClients(options: {
     socket.once("connect", sendByte);
     const timer = setInterval(sendByte, options.byteEveryMs);
     socket.on("error", () => undefined);
+    // Reads (and drops) what the server says, so that its hanging up is seen when it happens.
+    socket.resume();
     socket.on("close", () => {
       clearInterval(timer);
       sockets.delete(socket);
