@@ -84,6 +84,8 @@ export async function startStatusServer(options: {
   });
 
   const send = (response: ServerResponse, method: string, reply: Reply): void => {
+    // The client left while the answer was made: nothing to send, and no close left to wait for.
+    if (response.destroyed) return;
     const body = method === "HEAD" ? undefined : reply.body;
     const bytes = HEAD_BYTES + (body === undefined ? 0 : Buffer.byteLength(body));
     // Small answers (probes, errors) always go out: connections times `pipelined` bounds them.
