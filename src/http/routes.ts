@@ -23,11 +23,13 @@ const json = (status: number, value: unknown): Reply => ({
 });
 
 /**
- * The request target's path and query. Parsed against a fixed origin so that targets URL parsing
- * would take for a scheme-relative URL (`//`, `//host/x`) stay paths, which then match no route.
+ * The request target's path and query. An origin-form target (`/path?query`) is parsed against a
+ * fixed origin, so that one URL parsing would take for scheme-relative (`//`, `//host/x`) stays a
+ * path, which then matches no route; the absolute form (`http://host/path`) HTTP/1.1 servers must
+ * accept as well.
  */
 function targetOf(raw: string): URL | undefined {
-  return URL.parse(`http://agent${raw.startsWith("/") ? raw : `/${raw}`}`) ?? undefined;
+  return URL.parse(raw.startsWith("/") ? `http://agent${raw}` : raw) ?? undefined;
 }
 
 /** The agent's read-only routes: what to answer, decided before anything is written. */

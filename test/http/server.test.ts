@@ -100,6 +100,14 @@ describe("the agent's status server", () => {
       expect(answer).toMatch(/^HTTP\/1\.1 404 /);
       expect(answer).toContain(JSON.stringify({ error: `no such path: ${path}` }));
     }
+    const absolute = await rawRequest(
+      server,
+      "GET http://agent/healthz HTTP/1.1\r\nHost: agent\r\nConnection: close\r\n\r\n",
+    );
+    expect(absolute).toMatch(/^HTTP\/1\.1 200 /);
+    expect(await rawRequest(server, "GET * HTTP/1.1\r\nHost: agent\r\nConnection: close\r\n\r\n")).toMatch(
+      /^HTTP\/1\.1 400 /,
+    );
     const head = await fetch(`${server.url}/v1/status`, { method: "HEAD" });
     expect(head.status).toBe(200);
     expect(await head.text()).toBe("");
