@@ -128,7 +128,7 @@ export function agentCommand(context: CliContext): Command {
     // The daemon's modules load only when it runs, keeping the other commands quick to start.
     const [{ defaultNodeName, startAgent }, { createLogger }, { connectRuntime }] = await Promise.all([
       import("../agent/index.ts"),
-      import("../http/index.ts"),
+      import("../logging/index.ts"),
       import("./runtime.ts"),
     ]);
     const { host, port } = flags.listen;

@@ -7,21 +7,61 @@ const DIGEST = `sha256:${"a".repeat(64)}`;
 const OTHER = `sha256:${"b".repeat(64)}`;
 const OWN: WaitTarget = { kind: "own" };
 
-function entry(image: string, state = "present", extra: Partial<ReportedEntry> = {}): ReportedEntry {
-  return { image, digest: DIGEST, state, errorKind: null, message: null, ...extra };
+function entry(
+  image: string,
+  state: ReportedEntry["state"] = "present",
+  extra: Partial<ReportedEntry> = {},
+): ReportedEntry {
+  return {
+    image,
+    digest: DIGEST,
+    state,
+    imageId: state === "present" ? DIGEST : null,
+    size: null,
+    attempts: 0,
+    lastPullSeconds: null,
+    errorKind: null,
+    message: null,
+    nextRetryAt: null,
+    registryDigest: null,
+    ...extra,
+  };
 }
 
-function agent(node: string, entries: ReportedEntry[], extra: Partial<ReportedStatus> = {}): AgentReport {
+interface StatusChanges extends Partial<Omit<ReportedStatus, "config" | "runtime">> {
+  readonly config?: Partial<ReportedStatus["config"]>;
+  readonly runtime?: Partial<ReportedStatus["runtime"]>;
+}
+
+function agent(node: string, entries: ReportedEntry[], changes: StatusChanges = {}): AgentReport {
+  const at = new Date(0).toISOString();
+  const summary = { pending: 0, pulling: 0, present: 0, failed: 0, blocked: 0, drifted: 0, total: 0 };
+  for (const { state } of entries) summary[state] += 1;
+  summary.total = entries.length;
+  const { config, runtime, ...rest } = changes;
   return {
     agent: `${node}:8080`,
     status: {
       node,
+      version: "test",
+      startedAt: at,
       generation: "g1",
       warm: entries.every((e) => e.state === "present"),
-      config: { error: null },
-      runtime: { reachable: true, error: null },
+      lastPass: { at, seconds: 0.01 },
+      summary,
       entries,
-      ...extra,
+      ...rest,
+      config: { files: ["set.yaml"], sets: ["web"], error: null, ...config },
+      runtime: {
+        endpoint: "unix:///run/containerd/containerd.sock",
+        reachable: true,
+        lastContactAt: at,
+        error: null,
+        name: "containerd",
+        version: "2.1.9",
+        apiVersion: "v1",
+        ...runtime,
+      },
     },
   };
 }
@@ -67,7 +107,9 @@ describe("judgeNode", () => {
   });
 
   it("fails on a config error and waits for a generation the agent has not reached", () => {
-    const broken = agent("a", [entry("nginx:1.27")], { config: { error: { message: "set.yaml:3: bad" } } });
+    const broken = agent("a", [entry("nginx:1.27")], {
+      config: { error: { message: "set.yaml:3: bad", at: new Date(0).toISOString() } },
+    });
     expect(judgeNode(broken, OWN)).toMatchObject({
       state: "failed",
       reason: "config error: set.yaml:3: bad",

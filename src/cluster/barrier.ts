@@ -1,3 +1,4 @@
+import type { FailureKind } from "../failure/index.ts";
 import {
   formatReference,
   repositoryName,
@@ -22,8 +23,9 @@ export type NodeState = "warm" | "waiting" | "failed" | "unreachable";
 
 export interface MissingImage {
   readonly image: string;
-  readonly state: string;
-  readonly errorKind: string | null;
+  /** The entry's state, or `not-in-set` for a wanted image the agent's set lacks. */
+  readonly state: ReportedEntry["state"] | "not-in-set";
+  readonly errorKind: FailureKind | null;
   readonly message: string | null;
 }
 
@@ -48,7 +50,7 @@ export interface BarrierVerdict {
 }
 
 /** Error kinds that retrying does not fix: someone has to change the set, the registry or a Secret. */
-const DEFINITE_KINDS: ReadonlySet<string> = new Set(["not_found", "auth", "invalid"]);
+const DEFINITE_KINDS: ReadonlySet<FailureKind> = new Set(["not_found", "auth", "invalid"]);
 
 function isDefinite(entry: ReportedEntry): boolean {
   return (

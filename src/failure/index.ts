@@ -3,17 +3,20 @@
  * registry, disk guard) classifies its errors into one of these so that retries, status and
  * metrics speak one language.
  */
-export type FailureKind =
-  | "not_found"
-  | "auth"
-  | "network"
-  | "tls"
-  | "timeout"
-  | "rate_limited"
-  | "invalid"
-  | "unavailable"
-  | "disk"
-  | "runtime";
+export const FAILURE_KINDS = [
+  "not_found",
+  "auth",
+  "network",
+  "tls",
+  "timeout",
+  "rate_limited",
+  "invalid",
+  "unavailable",
+  "disk",
+  "runtime",
+] as const;
+
+export type FailureKind = (typeof FAILURE_KINDS)[number];
 
 /** An error that has been classified. Its message never contains credentials. */
 export class ClassifiedError extends Error {

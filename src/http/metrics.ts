@@ -1,7 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { CallObserver } from "../cri/index.ts";
 import { ENTRY_STATES, type WarmLoopEvents } from "../warm/index.ts";
-import type { AgentStatus } from "./status.ts";
+import type { AgentStatus } from "../agent-status/index.ts";
 
 export interface AgentMetrics {
   readonly registry: Registry;

@@ -78,6 +78,25 @@ interface PodSpec {
   automountServiceAccountToken?: boolean;
 }
 
+/** A runtime's root holds every image's layers and blobs: the agent never needs to see it. */
+const RUNTIME_ROOTS = ["/var/lib/containerd", "/var/lib/containers", "/var/lib/rancher/k3s/agent/containerd"];
+
+interface NetworkPolicy {
+  metadata: { namespace?: string };
+  spec: {
+    podSelector: { matchLabels: Record<string, string> };
+    policyTypes: string[];
+    ingress: Array<{
+      from: Array<{
+        podSelector?: { matchLabels?: Record<string, string> };
+        namespaceSelector?: { matchLabels?: Record<string, string> };
+        ipBlock?: unknown;
+      }>;
+      ports: Array<{ port: string | number; protocol: string }>;
+    }>;
+  };
+}
+
 const BROAD_HOST_PATHS = new Set([
   "/",
   "/var",
@@ -97,7 +116,15 @@ describe.each(targets)("deploy/%s", (_name, locate) => {
     const kubectl = await renderWithKubectl(dir);
     if (kubectl !== undefined) expect(byKey(rendered)).toEqual(byKey(kubectl));
     expect(rendered.map((o) => o.kind).sort()).toEqual(
-      ["ConfigMap", "DaemonSet", "Namespace", "PriorityClass", "Service", "ServiceAccount"].sort(),
+      [
+        "ConfigMap",
+        "DaemonSet",
+        "Namespace",
+        "NetworkPolicy",
+        "PriorityClass",
+        "Service",
+        "ServiceAccount",
+      ].sort(),
     );
     for (const object of rendered) await validate(object);
   });
@@ -124,6 +151,19 @@ describe.each(targets)("deploy/%s", (_name, locate) => {
       if (volume?.hostPath !== undefined) expect(mount.readOnly).toBe(true);
     }
 
+    for (const path of hostPaths) {
+      const trimmed = path.replace(/\/+$/, "");
+      for (const root of RUNTIME_ROOTS) {
+        const inside = trimmed === root || trimmed.startsWith(`${root}/`);
+        // Inside a runtime's root only the disk guard's own empty directory is allowed.
+        if (inside) expect(trimmed).toBe(`${root}/prepull-statfs`);
+      }
+    }
+    expect(pod).not.toHaveProperty("hostNetwork");
+    expect(pod).not.toHaveProperty("hostPID");
+    expect(pod).not.toHaveProperty("hostIPC");
+    expect(agent.securityContext?.privileged ?? false).toBe(false);
+
     expect(agent.securityContext).toMatchObject({
       allowPrivilegeEscalation: false,
       readOnlyRootFilesystem: true,
@@ -147,6 +187,45 @@ describe.each(targets)("deploy/%s", (_name, locate) => {
       spec: { clusterIP: string; publishNotReadyAddresses: boolean };
     };
     expect(service.spec).toMatchObject({ clusterIP: "None", publishNotReadyAddresses: true });
+  });
+
+  it("lets only the warm-up Job and Prometheus reach the agents, on the HTTP port", async () => {
+    const rendered = renderKustomization(await locate());
+    const policies = rendered.filter((o) => o.kind === "NetworkPolicy") as unknown as NetworkPolicy[];
+    expect(policies).toHaveLength(1);
+    const [policy] = policies as [NetworkPolicy];
+    const daemonSet = rendered.find((o) => o.kind === "DaemonSet") as unknown as {
+      metadata: { namespace: string };
+      spec: { template: { metadata: { labels: Record<string, string> }; spec: PodSpec } };
+    };
+    expect(policy.metadata.namespace).toBe(daemonSet.metadata.namespace);
+    const podLabels = daemonSet.spec.template.metadata.labels;
+    for (const [name, value] of Object.entries(policy.spec.podSelector.matchLabels)) {
+      expect(podLabels[name]).toBe(value);
+    }
+    expect(policy.spec.policyTypes).toEqual(["Ingress"]);
+    expect(policy.spec.ingress).toHaveLength(1);
+    const [rule] = policy.spec.ingress as [NetworkPolicy["spec"]["ingress"][number]];
+    const agent = daemonSet.spec.template.spec.containers.find((c) => c.name === "agent") as Container & {
+      ports: Array<{ name: string; containerPort: number }>;
+    };
+    expect(rule.ports).toEqual([{ port: "http", protocol: "TCP" }]);
+    expect(agent.ports.map((p) => p.name)).toContain("http");
+    // Every peer names someone: an empty selector or an open CIDR would let everyone in.
+    expect(rule.from.length).toBeGreaterThan(0);
+    for (const peer of rule.from) {
+      expect(peer).not.toHaveProperty("ipBlock");
+      const labels = { ...peer.podSelector?.matchLabels, ...peer.namespaceSelector?.matchLabels };
+      expect(Object.keys(labels).length).toBeGreaterThan(0);
+    }
+    expect(rule.from).toContainEqual({
+      podSelector: {
+        matchLabels: { "app.kubernetes.io/name": "prepull", "app.kubernetes.io/component": "warm-up" },
+      },
+    });
+    expect(rule.from).toContainEqual({
+      namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } },
+    });
   });
 
   it("passes prepull's own plan with no warnings, and its ImageSets load", async () => {
@@ -206,14 +285,26 @@ describe("deploy/examples", () => {
     const job = parseAllDocuments(
       await readFile(join(DEPLOY, "examples/warm-up-job/job.yaml"), "utf8"),
     )[0]?.toJS() as {
+      metadata: { namespace: string };
       spec: {
-        template: { spec: { containers: Container[]; volumes: Array<{ configMap?: { name: string } }> } };
+        template: {
+          metadata: { labels: Record<string, string> };
+          spec: { containers: Container[]; volumes: Array<{ configMap?: { name: string } }> };
+        };
       };
     };
     const container = job.spec.template.spec.containers[0] as Container & { args: string[] };
     expect(container.args[0]).toBe("wait");
     expect(container.args).toContain("--agents-dns=prepull-agents.prepull.svc:8080");
     expect(job.spec.template.spec.volumes.map((v) => v.configMap?.name)).toContain("prepull-imagesets");
+    const policy = renderKustomization(join(DEPLOY, "base")).find(
+      (o) => o.kind === "NetworkPolicy",
+    ) as unknown as NetworkPolicy;
+    const admitted = policy.spec.ingress[0]?.from.find((peer) => peer.podSelector !== undefined);
+    expect(job.metadata.namespace).toBe("prepull");
+    expect(job.spec.template.metadata.labels).toMatchObject(
+      admitted?.podSelector?.matchLabels ?? { none: "" },
+    );
     const warmOnce = parseAllDocuments(
       await readFile(join(DEPLOY, "examples/warm-before-upgrade/daemonset.yaml"), "utf8"),
     )[0]?.toJS() as { spec: { template: { spec: PodSpec } } };

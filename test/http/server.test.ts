@@ -1,9 +1,7 @@
-import { connect } from "node:net";
-import { PassThrough } from "node:stream";
+import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   createAgentMetrics,
-  createLogger,
   startStatusServer,
   type AgentStatus,
   type AgentView,
@@ -38,6 +36,22 @@ const view: AgentView = {
   readiness: () => ({ ok: true, reason: "started" }),
 };
 let server: StatusServer;
+
+/** Writes raw bytes on a new connection and collects everything until the server hangs up. */
+function rawRequest(target: StatusServer, bytes: string): Promise<string> {
+  const { port } = new URL(target.url);
+  return new Promise<string>((resolve, reject) => {
+    const socket = connect(Number(port), "127.0.0.1", () => {
+      socket.write(bytes);
+    });
+    let text = "";
+    socket.on("data", (chunk: Buffer) => (text += chunk.toString()));
+    socket.on("close", () => {
+      resolve(text);
+    });
+    socket.on("error", reject);
+  });
+}
 
 beforeAll(async () => {
   const metrics = createAgentMetrics(view);
@@ -81,56 +95,143 @@ describe("the agent's status server", () => {
     const missing = await fetch(`${server.url}/v1/anything`);
     expect(missing.status).toBe(404);
     expect(await missing.json()).toEqual({ error: "no such path: /v1/anything" });
+    for (const path of ["//", "//v1/status", "///healthz", "/v1//status"]) {
+      const answer = await rawRequest(server, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      expect(answer).toMatch(/^HTTP\/1\.1 404 /);
+      expect(answer).toContain(JSON.stringify({ error: `no such path: ${path}` }));
+    }
+    const absolute = await rawRequest(
+      server,
+      "GET http://agent/healthz HTTP/1.1\r\nHost: agent\r\nConnection: close\r\n\r\n",
+    );
+    expect(absolute).toMatch(/^HTTP\/1\.1 200 /);
+    expect(await rawRequest(server, "GET * HTTP/1.1\r\nHost: agent\r\nConnection: close\r\n\r\n")).toMatch(
+      /^HTTP\/1\.1 400 /,
+    );
     const head = await fetch(`${server.url}/v1/status`, { method: "HEAD" });
     expect(head.status).toBe(200);
     expect(await head.text()).toBe("");
   });
 
   it("refuses oversized headers with 431 instead of reading them", async () => {
-    const { port } = new URL(server.url);
-    const answer = await new Promise<string>((resolve, reject) => {
-      const socket = connect(Number(port), "127.0.0.1", () => {
-        socket.write(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(32 * 1024)}\r\n\r\n`);
-      });
-      let text = "";
-      socket.on("data", (chunk: Buffer) => (text += chunk.toString()));
-      socket.on("close", () => {
-        resolve(text);
-      });
-      socket.on("error", reject);
-    });
+    const answer = await rawRequest(
+      server,
+      `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(32 * 1024)}\r\n\r\n`,
+    );
     expect(answer).toMatch(/^HTTP\/1\.1 431 /);
   });
 });
 
-describe("the agent's logger", () => {
-  it("removes secrets by field name and by shape inside strings", async () => {
-    const sink = new PassThrough();
-    const lines: string[] = [];
-    sink.on("data", (chunk: Buffer) => lines.push(...chunk.toString().split("\n").filter(Boolean)));
-    const logger = createLogger({ level: "info", destination: sink });
-    logger.info(
-      {
-        auth: { password: "hunter2-field" },
-        registry: { token: "tok-field" },
-        url: "https://bob:hunter2-url@r.io/v2/",
-      },
-      "pull with Authorization: Bearer abc.def.ghi and password=hunter2-query",
-    );
-    logger.warn(new Error("failed: https://alice:hunter2-error@r.io/v2/ said 401"));
-    await new Promise((resolve) => setImmediate(resolve));
-    const text = lines.join("\n");
-    expect(lines).toHaveLength(2);
-    for (const secret of [
-      "hunter2-field",
-      "tok-field",
-      "hunter2-url",
-      "abc.def.ghi",
-      "hunter2-query",
-      "hunter2-error",
-    ]) {
-      expect(text).not.toContain(secret);
+describe("the status server's limits", () => {
+  /** A server of its own with small limits, and a status whose body is `entries` long. */
+  async function limitedServer(limits: Parameters<typeof startStatusServer>[0]["limits"], entries = 0) {
+    const entry = {
+      image: "registry.example/app:1.0",
+      digest: null,
+      state: "failed" as const,
+      imageId: null,
+      size: null,
+      attempts: 1,
+      lastPullSeconds: null,
+      errorKind: "not_found" as const,
+      message: "x".repeat(1000),
+      nextRetryAt: null,
+      registryDigest: null,
+    };
+    const big: AgentStatus = { ...status, entries: Array.from({ length: entries }, () => entry) };
+    const bigView: AgentView = { ...view, status: () => big };
+    return startStatusServer({
+      host: "127.0.0.1",
+      port: 0,
+      view: bigView,
+      metrics: createAgentMetrics(bigView),
+      ...(limits ? { limits } : {}),
+    });
+  }
+
+  /** An open connection from `address` that sends `bytes` and reads nothing. */
+  async function silent(target: StatusServer, address: string, bytes = ""): Promise<Socket> {
+    const socket = connect({
+      port: Number(new URL(target.url).port),
+      host: "127.0.0.1",
+      localAddress: address,
+    });
+    socket.pause();
+    socket.on("error", () => undefined);
+    await new Promise((resolve) => socket.once("connect", resolve));
+    if (bytes !== "") socket.write(bytes);
+    return socket;
+  }
+
+  const closed = (socket: Socket): Promise<void> =>
+    new Promise((resolve) => {
+      socket.resume();
+      if (socket.destroyed) resolve();
+      socket.once("close", () => {
+        resolve();
+      });
+    });
+
+  it("gives one client address at most its share, and lets a newcomer in by closing a hog's oldest", async () => {
+    const limited = await limitedServer({ total: 4, perClient: 3 });
+    try {
+      const hog = [await silent(limited, "127.0.0.2"), await silent(limited, "127.0.0.2")];
+      hog.push(await silent(limited, "127.0.0.2"));
+      const refused = await silent(limited, "127.0.0.2");
+      await closed(refused);
+      const other = await silent(limited, "127.0.0.3");
+      // All four taken (3 + 1); the prober comes from a third address and gets its answer.
+      expect((await fetch(`${limited.url}/healthz`)).status).toBe(200);
+      await closed(hog[0] as Socket);
+      expect(hog.slice(1).every((socket) => !socket.destroyed) && !other.destroyed).toBe(true);
+      const metrics = await (await fetch(`${limited.url}/metrics`)).text();
+      expect(metrics).toContain('prepull_http_refused_total{reason="per_client"} 1');
+      expect(metrics).toMatch(/prepull_http_refused_total\{reason="capacity"\} [1-9]/);
+      for (const socket of [...hog, other]) socket.destroy();
+    } finally {
+      await limited.close();
     }
-    expect(JSON.parse(lines[0] ?? "{}")).toMatchObject({ level: 30, name: "prepull" });
+  });
+
+  it("closes a connection that pipelines more requests than it reads answers", async () => {
+    const limited = await limitedServer({ pipelined: 2 });
+    try {
+      const socket = await silent(limited, "127.0.0.2", "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".repeat(3));
+      await closed(socket);
+      expect(await (await fetch(`${limited.url}/metrics`)).text()).toContain(
+        'prepull_http_refused_total{reason="pipelined"} 1',
+      );
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it("answers 503 once unread answers reach the buffer budget, and counts them all back out", async () => {
+    // A 32 MB status: more than the kernel takes for a client that does not read.
+    const limited = await limitedServer({ bufferedBytes: 1024 * 1024 }, 32 * 1024);
+    try {
+      const request = "GET /v1/status HTTP/1.1\r\nHost: x\r\n\r\n";
+      const first = await silent(limited, "127.0.0.2", request);
+      // The first answer is held for the client that does not read; the next does not fit.
+      await expect
+        .poll(async () => (await fetch(`${limited.url}/v1/status`)).status, { timeout: 15_000 })
+        .toBe(503);
+      const busy = await fetch(`${limited.url}/v1/status`);
+      expect(busy.headers.get("retry-after")).toBe("1");
+      expect(await busy.text()).toBe("busy: too many unread answers\n");
+      expect((await fetch(`${limited.url}/healthz`)).status).toBe(200);
+      first.destroy();
+      await expect
+        .poll(
+          async () =>
+            (await (await fetch(`${limited.url}/metrics`)).text()).match(
+              /prepull_http_buffered_bytes \d+/,
+            )?.[0],
+          { timeout: 15_000 },
+        )
+        .toBe("prepull_http_buffered_bytes 0");
+    } finally {
+      await limited.close();
+    }
   });
 });

@@ -1,5 +1,16 @@
-import { pino, type Logger } from "pino";
+import { pino, type Logger as PinoLogger } from "pino";
 import { redactSecrets } from "../failure/index.ts";
+
+/**
+ * What every part of prepull logs through: structured fields first, then the message. The
+ * agent's logger (below) is one; a part that logs nothing by default takes it as optional.
+ */
+export interface Logger {
+  debug(object: object, message?: string): void;
+  info(object: object, message?: string): void;
+  warn(object: object, message?: string): void;
+  error(object: object, message?: string): void;
+}
 
 /** Field paths that may hold secrets anywhere in a log object. */
 const REDACT_PATHS = [
@@ -33,7 +44,10 @@ function scrub(value: unknown, depth = 0): unknown {
 }
 
 /** JSON lines on stdout; secrets are removed by field name and by shape inside strings. */
-export function createLogger(options: { level: string; destination?: NodeJS.WritableStream }): Logger {
+export function createLogger(options: {
+  level: string;
+  destination?: NodeJS.WritableStream;
+}): Logger & Pick<PinoLogger, "flush"> {
   return pino(
     {
       level: options.level,

@@ -1,0 +1,64 @@
+import { z } from "zod";
+import { FAILURE_KINDS } from "../failure/index.ts";
+import { ENTRY_STATES, type EntryState } from "../warm/index.ts";
+
+/**
+ * The document an agent serves at GET /v1/status: the server types what it sends with it, and
+ * `prepull wait` parses what it reads with it, so the two cannot drift apart. Unknown fields are
+ * dropped rather than refused, so a newer agent that adds one still reads as a prepull agent.
+ */
+
+const time = z.iso.datetime();
+const count = z.number().int().nonnegative();
+
+export const entryStatusSchema = z.object({
+  image: z.string(),
+  /** Intended digest, or the one the runtime recorded when none was declared. */
+  digest: z.string().nullable(),
+  state: z.enum(ENTRY_STATES),
+  imageId: z.string().nullable(),
+  size: count.nullable(),
+  /** Failed attempts since the entry was last present. */
+  attempts: count,
+  lastPullSeconds: z.number().nonnegative().nullable(),
+  errorKind: z.enum(FAILURE_KINDS).nullable(),
+  message: z.string().nullable(),
+  /** When the next attempt starts while backing off. */
+  nextRetryAt: time.nullable(),
+  /** Where the registry's tag points now, for a drifted entry. */
+  registryDigest: z.string().nullable(),
+});
+
+const summaryShape = Object.fromEntries(ENTRY_STATES.map((state) => [state, count])) as Record<
+  EntryState,
+  typeof count
+>;
+
+export const agentStatusSchema = z.object({
+  node: z.string(),
+  version: z.string(),
+  startedAt: time,
+  generation: z.string(),
+  warm: z.boolean(),
+  config: z.object({
+    files: z.array(z.string()).readonly(),
+    sets: z.array(z.string()).readonly(),
+    error: z.object({ message: z.string(), at: time }).nullable(),
+  }),
+  runtime: z.object({
+    endpoint: z.string(),
+    reachable: z.boolean(),
+    lastContactAt: time.nullable(),
+    error: z.string().nullable(),
+    name: z.string().nullable(),
+    version: z.string().nullable(),
+    apiVersion: z.string().nullable(),
+  }),
+  lastPass: z.object({ at: time, seconds: z.number().nonnegative() }).nullable(),
+  summary: z.object({ ...summaryShape, total: count }),
+  entries: z.array(entryStatusSchema).readonly(),
+});
+
+/** What the agent sends; its lists are read-only, so the agent may hand out the ones it holds. */
+export type AgentStatus = z.output<typeof agentStatusSchema>;
+export type ReportedEntry = AgentStatus["entries"][number];
