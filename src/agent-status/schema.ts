@@ -43,6 +43,8 @@ export const agentStatusSchema = z.object({
   config: z.object({
     files: z.array(z.string()).readonly(),
     sets: z.array(z.string()).readonly(),
+    /** Files holding no document: allowed, shown so a blanked ConfigMap key is not silent. */
+    emptyFiles: z.array(z.string()).readonly().default([]),
     error: z.object({ message: z.string(), at: time }).nullable(),
   }),
   runtime: z.object({
@@ -53,6 +55,16 @@ export const agentStatusSchema = z.object({
     name: z.string().nullable(),
     version: z.string().nullable(),
     apiVersion: z.string().nullable(),
+    /** How well prepull supports this runtime version, and what it can do there; null until known. */
+    support: z
+      .object({
+        level: z.enum(["supported", "end_of_life", "untested"]),
+        note: z.string().nullable(),
+        pinning: z.boolean(),
+        artifacts: z.boolean(),
+      })
+      .nullable()
+      .default(null),
   }),
   lastPass: z.object({ at: time, seconds: z.number().nonnegative() }).nullable(),
   summary: z.object({ ...summaryShape, total: count }),

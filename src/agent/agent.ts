@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import type { CallObserver } from "../cri/index.ts";
+import { runtimeSupport, type CallObserver, type RuntimeSupport } from "../cri/index.ts";
 import {
   createAgentMetrics,
   startStatusServer,
@@ -7,7 +7,7 @@ import {
   type AgentView,
   type StatusServer,
 } from "../http/index.ts";
-import { watchDesiredState, type DesiredState } from "../imageset/index.ts";
+import { watchDesiredState, type DesiredState, type ImageSetReader } from "../imageset/index.ts";
 import { pullAuthFrom, type CredentialKeyring, type RegistryClient } from "../registry/index.ts";
 import {
   createDiskGuard,
@@ -42,6 +42,8 @@ export interface AgentParts {
   readonly registry: RegistryClient | undefined;
   readonly keyring: CredentialKeyring | undefined;
   readonly logger: WarmLogger;
+  /** The reader that made the initial state, so the watcher does not parse everything again. */
+  readonly reader?: ImageSetReader;
 }
 
 export interface RunningAgent {
@@ -49,6 +51,27 @@ export interface RunningAgent {
   status(): AgentStatus;
   /** Stops pulls (cancelling them after `graceMs`), the watcher and the server. */
   stop(graceMs: number): Promise<void>;
+}
+
+/**
+ * What prepull knows of the runtime's version, for status; the first time a version past its end
+ * of life (or one prepull does not test) is seen, the log says so once.
+ */
+function supportWatcher(
+  logger: WarmLogger,
+): (name: string | null, version: string | null) => RuntimeSupport | null {
+  let seen: string | undefined;
+  let support: RuntimeSupport | null = null;
+  return (name, version) => {
+    if (name === null || version === null) return null;
+    const key = `${name} ${version}`;
+    if (key !== seen) {
+      seen = key;
+      support = runtimeSupport(name, version);
+      if (support.note !== null) logger.warn({ runtime: key, support: support.level }, support.note);
+    }
+    return support;
+  };
 }
 
 export function defaultNodeName(env: NodeJS.ProcessEnv): string {
@@ -71,6 +94,7 @@ export async function startAgent(
   const startedAt = new Date().toISOString();
   let desired = initial;
   let configError: { message: string; at: string } | null = null;
+  const supportOf = supportWatcher(logger);
 
   const scheduler = new WarmScheduler({
     runtime,
@@ -111,8 +135,13 @@ export async function startAgent(
       startedAt,
       generation: current.generation,
       warm: current.warm && current.lastPass !== null,
-      config: { files: desired.files, sets: desired.sets, error: configError },
-      runtime: current.runtime,
+      config: {
+        files: desired.files,
+        sets: desired.sets,
+        emptyFiles: desired.emptyFiles,
+        error: configError,
+      },
+      runtime: { ...current.runtime, support: supportOf(current.runtime.name, current.runtime.version) },
       lastPass: current.lastPass,
       summary,
       entries: current.entries,
@@ -159,6 +188,7 @@ export async function startAgent(
         metrics.configFailed();
         logger.error({ error: error.message }, "new image set is invalid; keeping the last good one");
       },
+      ...(parts.reader ? { reader: parts.reader } : {}),
     },
     initial.generation,
   );

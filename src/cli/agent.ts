@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from "commander";
-import { loadDesiredState } from "../imageset/index.ts";
+import { createImageSetReader, workerParser } from "../imageset/index.ts";
 import { parseHostPort, type HostPort } from "../reference/index.ts";
 import { ExitCode, type CliContext } from "./context.ts";
 import { addDiskGuardOptions, type DiskFlags } from "./disk-options.ts";
@@ -133,7 +133,10 @@ export function agentCommand(context: CliContext): Command {
     ]);
     const { host, port } = flags.listen;
     const logger = createLogger({ level: flags.logLevel });
-    const desired = await loadDesiredState(flags.config);
+    // One reader for the first load and every reload: files are parsed off the main thread, with
+    // a bounded heap, and an unchanged file is never parsed twice.
+    const reader = createImageSetReader({ parse: workerParser() });
+    const desired = (await reader.read(flags.config)).state;
     const registry = await openRegistryAccess(flags);
     const agent = await startAgent(
       desired,
@@ -158,6 +161,7 @@ export function agentCommand(context: CliContext): Command {
         registry: registry.client,
         keyring: registry.keyring,
         logger,
+        reader,
       },
     );
     const signal = await waitForSignal();

@@ -51,7 +51,7 @@ function agent(node: string, entries: ReportedEntry[], changes: StatusChanges = 
       summary,
       entries,
       ...rest,
-      config: { files: ["set.yaml"], sets: ["web"], error: null, ...config },
+      config: { files: ["set.yaml"], sets: ["web"], emptyFiles: [], error: null, ...config },
       runtime: {
         endpoint: "unix:///run/containerd/containerd.sock",
         reachable: true,
@@ -60,6 +60,7 @@ function agent(node: string, entries: ReportedEntry[], changes: StatusChanges = 
         name: "containerd",
         version: "2.1.9",
         apiVersion: "v1",
+        support: null,
         ...runtime,
       },
     },

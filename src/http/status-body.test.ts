@@ -27,7 +27,7 @@ function build(changes: Partial<AgentStatus> = {}): AgentStatus {
     startedAt: new Date(0).toISOString(),
     generation: "g1",
     warm: false,
-    config: { files, sets, error: null },
+    config: { files, sets, emptyFiles: [], error: null },
     runtime: {
       endpoint: "unix:///run/containerd/containerd.sock",
       reachable: true,
@@ -36,6 +36,7 @@ function build(changes: Partial<AgentStatus> = {}): AgentStatus {
       name: "containerd",
       version: "2.1.9",
       apiVersion: "v1",
+      support: null,
     },
     lastPass: null,
     summary: { pending: 2, pulling: 0, present: 0, failed: 0, blocked: 0, drifted: 0, total: 2 },
@@ -64,7 +65,9 @@ describe("StatusBodies", () => {
       { warm: true },
       { runtime: { ...build().runtime, reachable: false, error: "socket gone" } },
       { lastPass: { at: new Date(1).toISOString(), seconds: 0.5 } },
-      { config: { files: [...files, "/etc/prepull/other.yaml"], sets: ["web"], error: null } },
+      {
+        config: { files: [...files, "/etc/prepull/other.yaml"], sets: ["web"], emptyFiles: [], error: null },
+      },
     ];
     for (const change of changed) {
       const next = bodies.body(build(change), false);

@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createCriClient } from "../../src/cri/index.ts";
+import { join } from "node:path";
+import { createCriClient, runtimeSupport } from "../../src/cri/index.ts";
 import type { ImageRuntime } from "../../src/warm/index.ts";
 import {
   pushImage,
@@ -76,6 +77,32 @@ describe("prepull agent against a real containerd and registry", () => {
     const metrics = (await agent.get("/metrics")).body;
     expect(metrics).toContain('prepull_entries{state="present"} 2');
     expect(metrics).toContain(`prepull_config_generation_info{generation="${status.generation}"} 1`);
+  });
+
+  it("reports how well its runtime is supported, warning once past its end of life, and empty set files", async () => {
+    const a = await image("agent/support", "1");
+    const volume = await ConfigMapVolume.create({
+      "set.yaml": imageSetYaml("test", [a.reference]),
+      "blank.yaml": "# emptied on purpose\n",
+    });
+    volumes.push(volume);
+    const agent = await startAgentProcess([
+      "--config",
+      volume.dir,
+      "--runtime-endpoint",
+      containerd.endpoint,
+    ]);
+    running.push(agent);
+    const status = await agent.waitFor((s) => s.warm, "warm");
+    const expected = runtimeSupport("containerd", containerd.runtime.version);
+    expect(status.runtime.support).toEqual(expected);
+    expect(status.runtime.support?.pinning).toBe(
+      containerd.runtime.major > 1 || containerd.runtime.minor >= 7,
+    );
+    expect(status.runtime.support?.artifacts).toBe(containerd.runtime.major >= 2);
+    const warnings = agent.logs.filter((line) => line.runtime !== undefined && line.level === 40);
+    expect(warnings.map((line) => line.msg)).toEqual(expected.note === null ? [] : [expected.note]);
+    expect(status.config.emptyFiles).toEqual([join(volume.dir, "blank.yaml")]);
   });
 
   it("follows ConfigMap-style updates without a restart, and cancels the pull of a removed entry", async () => {

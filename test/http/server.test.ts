@@ -16,7 +16,7 @@ const status: AgentStatus = {
   startedAt: new Date(0).toISOString(),
   generation: "abc123",
   warm: true,
-  config: { files: ["/etc/prepull/set.yaml"], sets: ["web"], error: null },
+  config: { files: ["/etc/prepull/set.yaml"], sets: ["web"], emptyFiles: [], error: null },
   runtime: {
     endpoint: "unix:///run/containerd/containerd.sock",
     reachable: true,
@@ -25,6 +25,7 @@ const status: AgentStatus = {
     name: "containerd",
     version: "1.7",
     apiVersion: "v1",
+    support: null,
   },
   lastPass: null,
   summary: { pending: 0, pulling: 0, present: 0, failed: 0, blocked: 0, drifted: 0, total: 0 },
