@@ -69,7 +69,7 @@ export function createAgentMetrics(source: { status(): AgentStatus }): AgentMetr
   });
   const pulls = new Counter({
     name: "prepull_pulls_total",
-    help: "Entries worked on, by result (pulled, present, drifted, failed).",
+    help: "Entries worked on, by result (pulled, present, drifted, failed, blocked).",
     labelNames: ["result"],
     registers,
   });
