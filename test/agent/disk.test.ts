@@ -1,47 +1,37 @@
-import { execFile } from "node:child_process";
-import { mkdtemp, rmdir, statfs } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCriClient } from "../../src/cri/index.ts";
 import type { ImageRuntime } from "../../src/warm/index.ts";
 import {
   pushImage,
+  mountSmallFilesystem,
   startContainerd,
   startRegistry,
   type ContainerdInstance,
   type RegistryInstance,
+  type SmallFilesystem,
 } from "../sandbox/index.ts";
 import { startAgentProcess } from "./agent-process.ts";
 import { ConfigMapVolume, imageSetYaml } from "./config-map.ts";
 
-const run = promisify(execFile);
-
 /** containerd's root on a 100 MiB tmpfs: the agent's disk guard meets a disk that fills. */
-let smallFs: string;
+let smallFs: SmallFilesystem;
 let containerd: ContainerdInstance;
 let registry: RegistryInstance;
 let runtime: ImageRuntime;
 
 beforeAll(async () => {
-  smallFs = await mkdtemp(join(tmpdir(), "prepull-small-fs-"));
-  await run("mount", ["-t", "tmpfs", "-o", "size=100m", "tmpfs", smallFs]);
-  [containerd, registry] = await Promise.all([startContainerd({ parentDir: smallFs }), startRegistry()]);
+  smallFs = await mountSmallFilesystem(100);
+  [containerd, registry] = await Promise.all([startContainerd({ parentDir: smallFs.dir }), startRegistry()]);
   runtime = createCriClient({ endpoint: containerd.endpoint });
 });
 
 afterAll(async () => {
   runtime.close();
   await Promise.all([containerd.stop(), registry.stop()]);
-  await run("umount", [smallFs]);
-  await rmdir(smallFs);
+  await smallFs.remove();
 });
 
-async function usedRatio(): Promise<number> {
-  const stats = await statfs(smallFs);
-  return 1 - stats.bavail / stats.blocks;
-}
+const usedRatio = (): Promise<number> => smallFs.usedRatio();
 
 describe("the agent's disk guard on a small real filesystem", { timeout: 180_000 }, () => {
   it("stops a pull that unpacks past the threshold, reports it blocked, and warms the rest", async () => {

@@ -30,9 +30,9 @@ function goArch(): string {
   return names[process.arch] ?? process.arch;
 }
 
-/** containerd 1.6 and 1.7 read the version-2 schema, with one CRI plugin. */
-function configV2(dir: string, snapshotter: string): string {
-  return `version = 2
+/** Where this instance keeps its data and sockets: the same keys in both schema versions. */
+function daemonSection(version: 2 | 3, dir: string): string {
+  return `version = ${String(version)}
 root = "${dir}/root"
 state = "${dir}/state"
 
@@ -41,7 +41,12 @@ state = "${dir}/state"
 
 [ttrpc]
   address = "${dir}/containerd.sock.ttrpc"
+`;
+}
 
+/** containerd 1.6 and 1.7 read the version-2 schema, with one CRI plugin. */
+function configV2(dir: string, snapshotter: string): string {
+  return `${daemonSection(2, dir)}
 [plugins."io.containerd.internal.v1.opt"]
   path = "${dir}/opt"
 
@@ -64,16 +69,7 @@ state = "${dir}/state"
  * the transfer service, which unpacks only for the snapshotters its unpack_config names.
  */
 function configV3(dir: string, snapshotter: string): string {
-  return `version = 3
-root = "${dir}/root"
-state = "${dir}/state"
-
-[grpc]
-  address = "${dir}/containerd.sock"
-
-[ttrpc]
-  address = "${dir}/containerd.sock.ttrpc"
-
+  return `${daemonSection(3, dir)}
 [plugins]
   [plugins."io.containerd.internal.v1.opt"]
     path = "${dir}/opt"

@@ -20,3 +20,4 @@ export {
   type RuntimeBinaries,
   type RuntimeName,
 } from "./runtimes.ts";
+export { mountSmallFilesystem, type SmallFilesystem } from "./small-fs.ts";

@@ -1,8 +1,3 @@
-import { execFile } from "node:child_process";
-import { mkdtemp, rmdir, statfs } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCriClient } from "../../src/cri/index.ts";
 import { parseReference } from "../../src/reference/index.ts";
@@ -17,25 +12,24 @@ import {
 import { runPrepull } from "../cli/run-prepull.ts";
 import {
   pushImage,
+  mountSmallFilesystem,
   startContainerd,
   startRegistry,
   type ContainerdInstance,
   type RegistryInstance,
+  type SmallFilesystem,
 } from "../sandbox/index.ts";
 
-const run = promisify(execFile);
-
 /** The runtime's whole root lives on a 100 MiB tmpfs, so the disk guard meets a disk that fills. */
-let smallFs: string;
+let smallFs: SmallFilesystem;
 let containerd: ContainerdInstance;
 let registry: RegistryInstance;
 let runtime: ImageRuntime;
 let registryClient: RegistryClient;
 
 beforeAll(async () => {
-  smallFs = await mkdtemp(join(tmpdir(), "prepull-small-fs-"));
-  await run("mount", ["-t", "tmpfs", "-o", "size=100m", "tmpfs", smallFs]);
-  [containerd, registry] = await Promise.all([startContainerd({ parentDir: smallFs }), startRegistry()]);
+  smallFs = await mountSmallFilesystem(100);
+  [containerd, registry] = await Promise.all([startContainerd({ parentDir: smallFs.dir }), startRegistry()]);
   runtime = createCriClient({ endpoint: containerd.endpoint });
   registryClient = createRegistryClient({});
 });
@@ -44,14 +38,10 @@ afterAll(async () => {
   runtime.close();
   await registryClient.close();
   await Promise.all([containerd.stop(), registry.stop()]);
-  await run("umount", [smallFs]);
-  await rmdir(smallFs);
+  await smallFs.remove();
 });
 
-async function usedRatio(): Promise<number> {
-  const stats = await statfs(smallFs);
-  return 1 - stats.bavail / stats.blocks;
-}
+const usedRatio = (): Promise<number> => smallFs.usedRatio();
 
 function target(image: string): WarmTarget {
   const reference = parseReference(image);
