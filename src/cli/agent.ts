@@ -74,7 +74,8 @@ export function agentCommand(context: CliContext): Command {
       durationOption("--resync <duration>", "interval of the repair pass", "2m").env("PREPULL_RESYNC"),
     )
     .addOption(
-      positiveIntegerOption("-c, --concurrency <n>", "pulls at once on this node", 2).env(
+      // 4: on realistic images 2 took 1.3× as long and 8 gained 5% (BENCHMARKS.md).
+      positiveIntegerOption("-c, --concurrency <n>", "pulls at once on this node", 4).env(
         "PREPULL_CONCURRENCY",
       ),
     )

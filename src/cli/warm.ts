@@ -38,7 +38,8 @@ export function warmCommand(context: CliContext): Command {
     )
     .argument("[image...]", "image references as pods write them")
     .addOption(repeatableOption("--config <path>", "warm an ImageSet file or directory instead"))
-    .addOption(positiveIntegerOption("-c, --concurrency <n>", "pulls at once", 2))
+    // 4: on realistic images 2 took 1.3× as long and 8 gained 5% (BENCHMARKS.md).
+    .addOption(positiveIntegerOption("-c, --concurrency <n>", "pulls at once", 4))
     .addOption(
       durationOption("--pull-timeout <duration>", "deadline for each pull (e.g. 90s, 10m)", PULL_TIMEOUT),
     )
