@@ -1,3 +1,4 @@
+export { InvalidDigestError, isDigest, parseDigest, type DigestAlgorithm } from "./digest.ts";
 export { formatHostPort, parseHostPort, type HostPort } from "./host-port.ts";
 export {
   DEFAULT_DOMAIN,
@@ -5,13 +6,10 @@ export {
   effectiveTag,
   familiarReference,
   formatReference,
-  InvalidDigestError,
   InvalidReferenceError,
-  isDigest,
   isLoopbackRegistry,
   kubeletImageString,
   manifestReference,
-  parseDigest,
   parseReference,
   registryApiHost,
   repositoryName,
@@ -22,7 +20,6 @@ export {
   withoutDigest,
   withoutTag,
   withTag,
-  type DigestAlgorithm,
   type ImageReference,
 } from "./reference.ts";
 export { redactUserinfo } from "./userinfo.ts";

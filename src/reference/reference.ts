@@ -6,9 +6,8 @@ import { InputError } from "../failure/index.ts";
  * `library/`). Pure: no I/O.
  */
 
+import { digestProblem } from "./digest.ts";
 import { redactUserinfo } from "./userinfo.ts";
-
-export type DigestAlgorithm = "sha256" | "sha512";
 
 export interface ImageReference {
   /** Registry as written; `docker.io` when the reference names none. */
@@ -44,52 +43,11 @@ const REPOSITORY_PATH_LENGTH_MAX = 255;
 export const DEFAULT_TAG = "latest";
 const TAG_LENGTH_MAX = 128;
 
-const DIGEST_HEX_LENGTH: Record<DigestAlgorithm, number> = { sha256: 64, sha512: 128 };
-const DIGEST_ALGORITHM_GRAMMAR = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*$/;
 const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const DOMAIN_COMPONENT = /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])$/;
 const IPV6_HOST = /^\[[a-fA-F0-9:]+\]$/;
 const TAG = /^\w[\w.-]*$/;
 const IMAGE_ID = /^[a-f0-9]{64}$/;
-
-export class InvalidDigestError extends Error {
-  readonly digest: string;
-  readonly reason: string;
-
-  constructor(digest: string, reason: string) {
-    super(`invalid digest "${digest}": ${reason}`);
-    this.name = "InvalidDigestError";
-    this.digest = digest;
-    this.reason = reason;
-  }
-}
-
-function digestProblem(text: string): string | undefined {
-  const colon = text.indexOf(":");
-  if (colon <= 0) return "expected algorithm:hex, e.g. sha256:<64 hex characters>";
-  const algorithm = text.slice(0, colon);
-  const hex = text.slice(colon + 1);
-  if (!DIGEST_ALGORITHM_GRAMMAR.test(algorithm)) return `malformed digest algorithm "${algorithm}"`;
-  if (!(algorithm in DIGEST_HEX_LENGTH))
-    return `unsupported digest algorithm "${algorithm}" (sha256 or sha512)`;
-  const expected = DIGEST_HEX_LENGTH[algorithm as DigestAlgorithm];
-  if (/[A-F]/.test(hex)) return "digest hex must be lowercase";
-  if (!/^[a-f0-9]*$/.test(hex)) return "digest must be hexadecimal after the algorithm";
-  if (hex.length !== expected)
-    return `${algorithm} digest must have ${expected} hex characters, not ${hex.length}`;
-  return undefined;
-}
-
-export function parseDigest(text: string): { algorithm: DigestAlgorithm; hex: string } {
-  const problem = digestProblem(text);
-  if (problem !== undefined) throw new InvalidDigestError(text, problem);
-  const colon = text.indexOf(":");
-  return { algorithm: text.slice(0, colon) as DigestAlgorithm, hex: text.slice(colon + 1) };
-}
-
-export function isDigest(text: string): boolean {
-  return digestProblem(text) === undefined;
-}
 
 function checkDomain(input: string, domain: string): void {
   const portStart = domain.startsWith("[") ? domain.indexOf("]") + 1 : domain.indexOf(":");
