@@ -160,7 +160,7 @@ export function waitCommand(context: CliContext): Command {
       "Poll every agent's /v1/status until all are warm: for their own current set (the default), for " +
         "one generation (--generation, or --config to compute it from the ImageSet files you applied), " +
         "or for a list of images (--image). An unreachable agent counts as not warm. Entries that will " +
-        "not get better by waiting (not_found, auth, invalid, drifted) or an agent's config error end " +
+        "not get better by waiting (not_found, auth, invalid, unsupported, drifted) or an agent's config error end " +
         "the wait early.\n\n" +
         "Exit status: 0 when every agent is warm, 1 on timeout or failure (with a per-node report), " +
         "2 on usage or input errors.",

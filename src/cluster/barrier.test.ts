@@ -93,6 +93,7 @@ describe("judgeNode", () => {
     for (const broken of [
       entry("nginx:1.27", "failed", { errorKind: "not_found" }),
       entry("nginx:1.27", "failed", { errorKind: "auth" }),
+      entry("nginx:1.27", "failed", { errorKind: "unsupported" }),
       entry("nginx:1.27", "drifted"),
     ]) {
       expect(judgeNode(agent("a", [broken, entry("redis:7")]), OWN)).toMatchObject({

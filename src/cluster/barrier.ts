@@ -49,8 +49,11 @@ export interface BarrierVerdict {
   readonly nodes: readonly NodeVerdict[];
 }
 
-/** Error kinds that retrying does not fix: someone has to change the set, the registry or a Secret. */
-const DEFINITE_KINDS: ReadonlySet<FailureKind> = new Set(["not_found", "auth", "invalid"]);
+/**
+ * Error kinds that retrying does not fix: someone has to change the set, the registry, a Secret
+ * or the runtime.
+ */
+const DEFINITE_KINDS: ReadonlySet<FailureKind> = new Set(["not_found", "auth", "invalid", "unsupported"]);
 
 function isDefinite(entry: ReportedEntry): boolean {
   return (

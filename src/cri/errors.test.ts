@@ -33,6 +33,16 @@ describe("classifyRuntimeError", () => {
     );
   });
 
+  it("says an artifact refused at unpack needs containerd 2.1, keeping the runtime's words", () => {
+    const details =
+      'failed to pull and unpack image "reg.example/app:1": failed to unpack image on snapshotter overlayfs: mismatched image rootfs and manifest layers';
+    const error = classifyRuntimeError({ code: status.UNKNOWN, details }, context);
+    expect(error.kind).toBe("unsupported");
+    expect(error.message).toBe(
+      `PullImage reg.example/app:1: this runtime is too old for OCI artifacts (image volumes); containerd 2.1 or later stores them: ${details}`,
+    );
+  });
+
   it("keeps the pull's secrets out of the message", () => {
     const error = classifyRuntimeError(
       { code: status.UNKNOWN, details: "pull failed for https://bob:s3cret@reg.example/v2/" },

@@ -7,8 +7,16 @@ interface GrpcLikeError {
   message?: string;
 }
 
+/**
+ * containerd before 2.1 unpacks every pulled manifest into a snapshot and refuses one whose layers
+ * are not an image's rootfs (containerd's `rootfs: mismatched image rootfs and manifest layers`):
+ * an OCI artifact can never be stored there, however often it is retried.
+ */
+const ARTIFACT_REFUSED = /mismatched image rootfs and manifest layers/i;
+
 /** Message fragments seen from containerd and CRI-O, most specific first. */
 const MESSAGE_KINDS: ReadonlyArray<readonly [RegExp, FailureKind]> = [
+  [ARTIFACT_REFUSED, "unsupported"],
   [/invalid reference format|invalid image name|failed to parse image/i, "invalid"],
   [/401 Unauthorized|403 Forbidden|unauthorized|authentication required|access denied|denied:/i, "auth"],
   [/x509:|tls:|certificate/i, "tls"],
@@ -94,6 +102,9 @@ export function classifyRuntimeError(error: unknown, context: CallContext): Clas
         grpc.code === GrpcStatus.DEADLINE_EXCEEDED || context.pastDeadline === true
           ? `${subject}: no answer from the runtime at ${context.endpoint} before the deadline`
           : `${subject}: ${detail}`;
+      break;
+    case "unsupported": // only an artifact refused at unpack is classified so
+      message = `${subject}: this runtime is too old for OCI artifacts (image volumes); containerd 2.1 or later stores them: ${detail}`;
       break;
     default:
       message = `${subject}: ${detail}`;

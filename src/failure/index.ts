@@ -14,6 +14,8 @@ export const FAILURE_KINDS = [
   "unavailable",
   "disk",
   "runtime",
+  // The runtime cannot do this at all (an OCI artifact on containerd before 2.1): only an upgrade helps.
+  "unsupported",
 ] as const;
 
 export type FailureKind = (typeof FAILURE_KINDS)[number];

@@ -7,7 +7,8 @@ export interface BackoffPolicy {
 
 /**
  * Retry pace by failure kind: what a retry cannot fix soon (a missing tag, bad credentials, an
- * invalid name, a full disk) is retried slowly; network trouble quickly.
+ * invalid name, a full disk) is retried slowly; network trouble quickly. What the runtime cannot
+ * do at all is retried slowest: only a runtime upgrade, which restarts it, can change the answer.
  */
 export const DEFAULT_BACKOFF: Readonly<Record<FailureKind, BackoffPolicy>> = {
   network: { initialMs: 2_000, maxMs: 5 * 60_000 },
@@ -20,6 +21,7 @@ export const DEFAULT_BACKOFF: Readonly<Record<FailureKind, BackoffPolicy>> = {
   not_found: { initialMs: 60_000, maxMs: 30 * 60_000 },
   auth: { initialMs: 60_000, maxMs: 30 * 60_000 },
   invalid: { initialMs: 5 * 60_000, maxMs: 60 * 60_000 },
+  unsupported: { initialMs: 15 * 60_000, maxMs: 2 * 60 * 60_000 },
 };
 
 /**

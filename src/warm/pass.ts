@@ -118,7 +118,9 @@ async function warmEntry(
     });
     const stopped = ticket?.signal.aborted === true;
     const overfilled = await ticket?.finish();
-    if (overfilled === undefined || cancelled()) return outcome;
+    if (overfilled === undefined || cancelled()) {
+      return outcome.errorKind === "unsupported" ? undoRefused(outcome, inventory, deps) : outcome;
+    }
     return undoOverfill(outcome, { message: overfilled, stopped }, inventory, deps);
   });
   return result;
@@ -147,9 +149,8 @@ async function lookupSize(
 /**
  * The filesystem crossed the threshold during the pull. Whatever the pull left behind is removed
  * again when it is new to the node: a pull that ended between two readings, or one the runtime
- * finished recording as the cancel arrived. New means its id is in no image of the inventory; CRI
- * RemoveImage removes every name of an image id, so an id the node already had is kept. A drift
- * is reported as it is (it says more).
+ * finished recording as the cancel arrived (see `removeIfNew`). A drift is reported as it is (it
+ * says more).
  */
 async function undoOverfill(
   outcome: EntryResult,
@@ -162,9 +163,7 @@ async function undoOverfill(
   const lastPull = outcome.pulls.at(-1);
   let removed: boolean;
   try {
-    const left = lastPull === undefined ? undefined : await deps.runtime.imageStatus(lastPull);
-    removed = left !== undefined && !inventory.images.some((image) => image.id === left.id);
-    if (left !== undefined && removed) await deps.runtime.removeImage(left.id);
+    removed = await removeIfNew(lastPull, inventory, deps);
   } catch (error) {
     return { ...outcome, ...blocked(`${message}; removing what the pull left failed: ${reasonOf(error)}`) };
   }
@@ -178,6 +177,42 @@ async function undoOverfill(
     return { ...outcome, ...blocked(`${message}; the pull failed: ${outcome.message ?? "unknown error"}`) };
   }
   return removed ? { ...outcome, ...blocked(`${message}; the image was removed again`) } : outcome;
+}
+
+/**
+ * containerd 1.6 and 1.7 keep a record of an artifact they refused to unpack, under the names
+ * pulled: the next pass (and kubelet's ImageStatus) would take it for present. What the refused
+ * pulls left is removed again when it is new to the node, as after an overfill.
+ */
+async function undoRefused(
+  outcome: EntryResult,
+  inventory: ImageInventory,
+  deps: PassDependencies,
+): Promise<EntryResult> {
+  try {
+    for (const pulled of outcome.pulls) await removeIfNew(pulled, inventory, deps);
+    return outcome;
+  } catch (error) {
+    return {
+      ...outcome,
+      message: `${outcome.message ?? ""}; removing what the pull left failed: ${reasonOf(error)}`,
+    };
+  }
+}
+
+/**
+ * Removes the image `name` names if its id is in no image of the inventory taken before the pull.
+ * CRI RemoveImage removes every name of an image id, so an id the node already had is kept.
+ */
+async function removeIfNew(
+  name: string | undefined,
+  inventory: ImageInventory,
+  deps: PassDependencies,
+): Promise<boolean> {
+  const left = name === undefined ? undefined : await deps.runtime.imageStatus(name);
+  if (left === undefined || inventory.images.some((image) => image.id === left.id)) return false;
+  await deps.runtime.removeImage(left.id);
+  return true;
 }
 
 function blocked(message: string): Pick<EntryResult, "outcome" | "errorKind" | "message"> {
