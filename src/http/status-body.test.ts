@@ -17,6 +17,7 @@ const entry = {
 };
 const files = ["/etc/prepull/set.yaml"];
 const sets = ["web"];
+const emptyFiles: string[] = [];
 const entries = [entry, { ...entry, image: "registry.example/db:2.0" }];
 
 /** A status built afresh, as the agent builds one per request, from the parts it holds. */
@@ -27,7 +28,7 @@ function build(changes: Partial<AgentStatus> = {}): AgentStatus {
     startedAt: new Date(0).toISOString(),
     generation: "g1",
     warm: false,
-    config: { files, sets, emptyFiles: [], error: null },
+    config: { files, sets, emptyFiles, error: null },
     runtime: {
       endpoint: "unix:///run/containerd/containerd.sock",
       reachable: true,

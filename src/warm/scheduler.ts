@@ -193,7 +193,9 @@ export class WarmScheduler {
       .finally(() => this.#work.delete(tracked));
     this.#work.add(tracked);
     const seconds = (performance.now() - started) / 1000;
-    this.#lastPass = { at: this.#clock.now(), seconds };
+    // The pass's time is when it read the node's inventory, so a change after that is never
+    // reported as seen by it.
+    this.#lastPass = { at: now, seconds };
     this.#options.events?.onPass?.({ seconds, ok: true });
     this.#scheduleNext();
   }
