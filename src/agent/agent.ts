@@ -1,5 +1,7 @@
 import { hostname } from "node:os";
+import { createContainerdClient } from "../containerd/index.ts";
 import { runtimeSupport, type CallObserver, type RuntimeSupport } from "../cri/index.ts";
+import type { ReportedEntry } from "../agent-status/index.ts";
 import {
   createAgentMetrics,
   startStatusServer,
@@ -7,13 +9,23 @@ import {
   type AgentView,
   type StatusServer,
 } from "../http/index.ts";
-import { watchDesiredState, type DesiredState, type ImageSetReader } from "../imageset/index.ts";
+import {
+  watchDesiredState,
+  type DesiredState,
+  type ImageSetEntry,
+  type ImageSetReader,
+} from "../imageset/index.ts";
+import { PinKeeper, type EntryPinView } from "./pin-keeper.ts";
 import { pullAuthFrom, type CredentialKeyring, type RegistryClient } from "../registry/index.ts";
 import {
   createDiskGuard,
   ENTRY_STATES,
   imageFilesystemOf,
+  pinNames,
   WarmScheduler,
+  type EntryStatus,
+  type PinEntry,
+  type ScheduledEntry,
   type ImageRuntime,
   type WarmLogger,
 } from "../warm/index.ts";
@@ -33,6 +45,10 @@ export interface AgentOptions {
   readonly readyWhen: "started" | "warm";
   /** How long the runtime may stay silent before /healthz fails. */
   readonly runtimeGraceMs: number;
+  /** Pin the warm set against kubelet's image GC where the runtime can (docs/pinning.md). */
+  readonly pin: boolean;
+  /** 0..1 of the image filesystem that pinned images may take. */
+  readonly pinBudget: number;
   readonly version: string;
 }
 
@@ -74,6 +90,24 @@ function supportWatcher(
   };
 }
 
+/** Entries are told apart by image and intended digest, as the warm scheduler tells them. */
+const keyOf = (entry: { image: string; digest: string | undefined }): string =>
+  `${entry.image}\u0000${entry.digest ?? ""}`;
+
+/** What the pin planner needs of one scheduled entry; `optedOut` holds the `pin: false` keys. */
+function pinEntryOf({ target, status }: ScheduledEntry, optedOut: ReadonlySet<string>): PinEntry {
+  return {
+    image: target.image,
+    names: pinNames(target.reference, target.digest ?? status.digest ?? undefined),
+    imageId: status.imageId ?? undefined,
+    size: status.size ?? undefined,
+    pin: !optedOut.has(keyOf(target)),
+  };
+}
+
+const optedOutOf = (entries: readonly ImageSetEntry[]): Set<string> =>
+  new Set(entries.filter((entry) => entry.pin === false).map(keyOf));
+
 export function defaultNodeName(env: NodeJS.ProcessEnv): string {
   return env.NODE_NAME?.trim() || hostname();
 }
@@ -95,6 +129,20 @@ export async function startAgent(
   let desired = initial;
   let configError: { message: string; at: string } | null = null;
   const supportOf = supportWatcher(logger);
+  let optedOut = optedOutOf(initial.entries);
+  const imageFilesystem = imageFilesystemOf(runtime, options.imageFsPath);
+  // containerd's own API answers on the CRI socket; pins go through it (CRI cannot set them).
+  const containerd = createContainerdClient({ endpoint: runtime.endpoint });
+  const pins = new PinKeeper({
+    enabled: options.pin,
+    budgetRatio: options.pinBudget,
+    runtime,
+    api: containerd,
+    mountpoint: imageFilesystem,
+    entries: () =>
+      scheduler.entries().map((entry) => ({ key: keyOf(entry.target), entry: pinEntryOf(entry, optedOut) })),
+    logger,
+  });
 
   const scheduler = new WarmScheduler({
     runtime,
@@ -106,7 +154,7 @@ export async function startAgent(
     runtimeGraceMs: options.runtimeGraceMs,
     diskGuard: createDiskGuard({
       threshold: options.diskThreshold,
-      mountpoint: imageFilesystemOf(runtime, options.imageFsPath),
+      mountpoint: imageFilesystem,
       onUnavailable: (message) => {
         logger.warn({ imageFsPath: options.imageFsPath ?? null }, message);
       },
@@ -122,7 +170,20 @@ export async function startAgent(
     authFor: pullAuthFrom(keyring),
     logger,
     events: metrics.events,
+    onPassSettled: ({ images }) => {
+      pins.request(images);
+    },
   });
+
+  // One merged record per status record and pin view, so an unchanged entry is the same object.
+  const merged = new WeakMap<object, { pin: EntryPinView; entry: ReportedEntry }>();
+  const withPin = (status: EntryStatus, pin: EntryPinView): ReportedEntry => {
+    const last = merged.get(status);
+    if (last?.pin === pin) return last.entry;
+    const entry = { ...status, ...pin };
+    merged.set(status, { pin, entry });
+    return entry;
+  };
 
   const status = (): AgentStatus => {
     const current = scheduler.status();
@@ -144,7 +205,8 @@ export async function startAgent(
       runtime: { ...current.runtime, support: supportOf(current.runtime.name, current.runtime.version) },
       lastPass: current.lastPass,
       summary,
-      entries: current.entries,
+      pins: pins.status(),
+      entries: scheduler.entries().map(({ target, status }) => withPin(status, pins.entry(keyOf(target)))),
     };
   };
   metrics.configReloaded(initial.generation);
@@ -178,6 +240,7 @@ export async function startAgent(
     {
       onChange(next) {
         desired = next;
+        optedOut = optedOutOf(next.entries);
         configError = null;
         metrics.configReloaded(next.generation);
         logger.info({ generation: next.generation, entries: next.entries.length }, "image set changed");
@@ -209,7 +272,9 @@ export async function startAgent(
     async stop(graceMs) {
       watcher.close();
       await scheduler.stop(graceMs);
+      await pins.idle();
       await server.close();
+      containerd.close();
       runtime.close();
       await registry?.close();
     },

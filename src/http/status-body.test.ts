@@ -14,9 +14,13 @@ const entry = {
   message: null,
   nextRetryAt: null,
   registryDigest: null,
+  pinned: null,
+  pinReason: null,
 };
 const files = ["/etc/prepull/set.yaml"];
 const sets = ["web"];
+const emptyFiles: string[] = [];
+const pins = { available: true, reason: null, count: 0, bytes: 0, budgetBytes: null };
 const entries = [entry, { ...entry, image: "registry.example/db:2.0" }];
 
 /** A status built afresh, as the agent builds one per request, from the parts it holds. */
@@ -27,7 +31,7 @@ function build(changes: Partial<AgentStatus> = {}): AgentStatus {
     startedAt: new Date(0).toISOString(),
     generation: "g1",
     warm: false,
-    config: { files, sets, emptyFiles: [], error: null },
+    config: { files, sets, emptyFiles, error: null },
     runtime: {
       endpoint: "unix:///run/containerd/containerd.sock",
       reachable: true,
@@ -40,6 +44,7 @@ function build(changes: Partial<AgentStatus> = {}): AgentStatus {
     },
     lastPass: null,
     summary: { pending: 2, pulling: 0, present: 0, failed: 0, blocked: 0, drifted: 0, total: 2 },
+    pins,
     entries: [...entries],
     ...changes,
   };
@@ -65,6 +70,7 @@ describe("StatusBodies", () => {
       { warm: true },
       { runtime: { ...build().runtime, reachable: false, error: "socket gone" } },
       { lastPass: { at: new Date(1).toISOString(), seconds: 0.5 } },
+      { pins: { ...pins, count: 1 } },
       {
         config: { files: [...files, "/etc/prepull/other.yaml"], sets: ["web"], emptyFiles: [], error: null },
       },

@@ -57,7 +57,10 @@ describe("opting out of pinning", () => {
   it("reads pin: false, and a merged entry is not pinned when any source says so", () => {
     const state = mergeImageSets([
       ...parse("a.yaml", "    - nginx:1\n    - redis:7\n"),
-      ...parse("b.yaml", `    - {image: nginx:1, digest: ${D1}, pin: false}\n    - {image: redis:7, pin: true}\n`),
+      ...parse(
+        "b.yaml",
+        `    - {image: nginx:1, digest: ${D1}, pin: false}\n    - {image: redis:7, pin: true}\n`,
+      ),
     ]);
     expect(state.entries.map((entry) => [entry.image, entry.pin])).toEqual([
       ["nginx:1", false],

@@ -64,8 +64,9 @@ export function mergeImageSets(
     }
   }
   const entries = [...byImage.values()].map((m): ImageSetEntry => {
-    const { pin: _first, ...first } = m.first;
-    return { ...first, digest: m.digest, ...(m.pin ? {} : { pin: false as const }), sources: m.sources };
+    const { image, reference } = m.first;
+    const entry: ImageSetEntry = { image, reference, digest: m.digest, sources: m.sources };
+    return m.pin ? entry : { ...entry, pin: false };
   });
   return {
     entries,
