@@ -223,6 +223,23 @@ describe(
       }
     });
 
+    it("touches no label with --pin=false, and says pinning is off", async () => {
+      const a = await image("agent-pins/off");
+      const { agent } = await agentFor([{ image: a }], ["--pin=false"]);
+      const warm = await agent.waitFor((s) => s.warm, "warm");
+      // One more pass: a pin pass would have followed the one that warmed the set.
+      const status = await agent.waitFor((s) => s.lastPass?.at !== warm.lastPass?.at, "a pass after warming");
+      expect(status.pins).toEqual({
+        available: false,
+        reason: "pinning is turned off (--pin=false)",
+        count: 0,
+        bytes: 0,
+        budgetBytes: null,
+      });
+      expect(entryOf(status, a)).toMatchObject({ state: "present", pinned: null, pinReason: null });
+      for (const name of namesOf(a)) expect(await labelsOf(name)).not.toHaveProperty(PIN_LABEL);
+    });
+
     it("keeps its pins across a restart: the same labels once, the same count", async () => {
       const [a, b] = await Promise.all([image("agent-pins/restart-a"), image("agent-pins/restart-b")]);
       const { agent, volume } = await agentFor([{ image: a }, { image: b }]);
