@@ -1,7 +1,6 @@
 import { hostname } from "node:os";
 import { createContainerdClient } from "../containerd/index.ts";
 import { runtimeSupport, type CallObserver, type RuntimeSupport } from "../cri/index.ts";
-import type { ReportedEntry } from "../agent-status/index.ts";
 import {
   createAgentMetrics,
   startStatusServer,
@@ -9,23 +8,15 @@ import {
   type AgentView,
   type StatusServer,
 } from "../http/index.ts";
-import {
-  watchDesiredState,
-  type DesiredState,
-  type ImageSetEntry,
-  type ImageSetReader,
-} from "../imageset/index.ts";
-import { PinKeeper, type EntryPinView } from "./pin-keeper.ts";
+import { watchDesiredState, type DesiredState, type ImageSetReader } from "../imageset/index.ts";
+import { keyOf, optedOutOf, pinEntryOf, pinMerger } from "./pin-entries.ts";
+import { PinKeeper } from "./pin-keeper.ts";
 import { pullAuthFrom, type CredentialKeyring, type RegistryClient } from "../registry/index.ts";
 import {
   createDiskGuard,
   ENTRY_STATES,
   imageFilesystemOf,
-  pinNames,
   WarmScheduler,
-  type EntryStatus,
-  type PinEntry,
-  type ScheduledEntry,
   type ImageRuntime,
   type WarmLogger,
 } from "../warm/index.ts";
@@ -89,24 +80,6 @@ function supportWatcher(
     return support;
   };
 }
-
-/** Entries are told apart by image and intended digest, as the warm scheduler tells them. */
-const keyOf = (entry: { image: string; digest: string | undefined }): string =>
-  `${entry.image}\u0000${entry.digest ?? ""}`;
-
-/** What the pin planner needs of one scheduled entry; `optedOut` holds the `pin: false` keys. */
-function pinEntryOf({ target, status }: ScheduledEntry, optedOut: ReadonlySet<string>): PinEntry {
-  return {
-    image: target.image,
-    names: pinNames(target.reference, target.digest ?? status.digest ?? undefined),
-    imageId: status.imageId ?? undefined,
-    size: status.size ?? undefined,
-    pin: !optedOut.has(keyOf(target)),
-  };
-}
-
-const optedOutOf = (entries: readonly ImageSetEntry[]): Set<string> =>
-  new Set(entries.filter((entry) => entry.pin === false).map(keyOf));
 
 export function defaultNodeName(env: NodeJS.ProcessEnv): string {
   return env.NODE_NAME?.trim() || hostname();
@@ -175,15 +148,7 @@ export async function startAgent(
     },
   });
 
-  // One merged record per status record and pin view, so an unchanged entry is the same object.
-  const merged = new WeakMap<object, { pin: EntryPinView; entry: ReportedEntry }>();
-  const withPin = (status: EntryStatus, pin: EntryPinView): ReportedEntry => {
-    const last = merged.get(status);
-    if (last?.pin === pin) return last.entry;
-    const entry = { ...status, ...pin };
-    merged.set(status, { pin, entry });
-    return entry;
-  };
+  const withPin = pinMerger();
 
   const status = (): AgentStatus => {
     const current = scheduler.status();
@@ -206,7 +171,9 @@ export async function startAgent(
       lastPass: current.lastPass,
       summary,
       pins: pins.status(),
-      entries: scheduler.entries().map(({ target, status }) => withPin(status, pins.entry(keyOf(target)))),
+      entries: scheduler
+        .entries()
+        .map(({ target, status }) => withPin(status, pins.entry(keyOf(target), status.imageId ?? undefined))),
     };
   };
   metrics.configReloaded(initial.generation);

@@ -40,7 +40,8 @@ export class PinKeeper {
   #reached = false;
   #budgetBytes: number | null = null;
   #budgetProblem: string | null = null;
-  #byKey = new Map<string, EntryPinView>();
+  /** Each entry's pin, and the image it was decided for. */
+  #byKey = new Map<string, { readonly view: EntryPinView; readonly imageId: string | undefined }>();
   #status: PinsStatus | undefined;
   #count = 0;
   #bytes = 0;
@@ -87,9 +88,13 @@ export class PinKeeper {
     return this.#status ?? next;
   }
 
-  /** An entry's pin as the last pin pass left it; nulls while unknown or unavailable. */
-  entry(key: string): EntryPinView {
-    return (this.#capability.available ? this.#byKey.get(key) : undefined) ?? UNKNOWN;
+  /**
+   * An entry's pin as the last pin pass left it; nulls while pinning is unavailable, or while no
+   * pin pass has seen the entry's current image (e.g. it was pulled since).
+   */
+  entry(key: string, imageId: string | undefined): EntryPinView {
+    const decided = this.#capability.available ? this.#byKey.get(key) : undefined;
+    return decided !== undefined && decided.imageId === imageId ? decided.view : UNKNOWN;
   }
 
   async #loop(images: readonly RuntimeImage[] | undefined): Promise<void> {
@@ -160,13 +165,14 @@ export class PinKeeper {
     const keyed = this.#options.entries();
     const entries = keyed.map(({ entry }) => entry);
     const { plan, outcome } = await syncPins(api, images ?? (await runtime.listImages()), entries, budget);
-    const byKey = new Map<string, EntryPinView>();
-    keyed.forEach(({ key }, index) => {
+    const byKey = new Map<string, { view: EntryPinView; imageId: string | undefined }>();
+    keyed.forEach(({ key, entry }, index) => {
       const pin = plan.entries[index];
       if (pin === undefined) return;
-      const last = this.#byKey.get(key);
+      const last = this.#byKey.get(key)?.view;
       const same = last?.pinned === pin.pinned && last.pinReason === pin.reason;
-      byKey.set(key, same ? last : { pinned: pin.pinned, pinReason: pin.reason });
+      const view = same ? last : { pinned: pin.pinned, pinReason: pin.reason };
+      byKey.set(key, { view, imageId: entry.imageId });
     });
     this.#byKey = byKey;
     const pinnedImages = new Set(
