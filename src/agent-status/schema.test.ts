@@ -32,7 +32,7 @@ describe("the /v1/status contract", () => {
         bytes: 0,
         budgetBytes: null,
       },
-      entries: real.entries.map((entry) => ({ ...entry, pinned: null, pinReason: null })),
+      entries: real.entries.map((entry) => ({ ...entry, pinned: null, pinReason: null, progress: null })),
     });
     expect(parsed.entries.map((entry) => entry.state)).toEqual(["present", "present", "drifted", "failed"]);
     expect(parsed.entries[3]?.errorKind).toBe("not_found");

@@ -31,6 +31,12 @@ export const entryStatusSchema = z.object({
   pinned: z.boolean().nullable().default(null),
   /** Why it is pinned or not (`pinned`, `pinned-elsewhere`, `budget`, `opted-out`, `absent`). */
   pinReason: z.string().nullable().default(null),
+  /**
+   * Bytes downloaded so far while the entry is pulling, from containerd's content store; null
+   * when not pulling, when several pulls run at once (their downloads cannot be told apart), or
+   * where the runtime cannot say.
+   */
+  progress: z.object({ doneBytes: count, totalBytes: count }).nullable().default(null),
 });
 
 const summaryShape = Object.fromEntries(ENTRY_STATES.map((state) => [state, count])) as Record<

@@ -9,8 +9,9 @@ import {
   type StatusServer,
 } from "../http/index.ts";
 import { watchDesiredState, type DesiredState, type ImageSetReader } from "../imageset/index.ts";
-import { keyOf, optedOutOf, pinEntryOf, pinMerger } from "./pin-entries.ts";
+import { entryMerger, keyOf, optedOutOf, pinEntryOf } from "./pin-entries.ts";
 import { PinKeeper } from "./pin-keeper.ts";
+import { PullProgressWatch } from "./pull-progress.ts";
 import { pullAuthFrom, type CredentialKeyring, type RegistryClient } from "../registry/index.ts";
 import {
   createDiskGuard,
@@ -148,7 +149,13 @@ export async function startAgent(
     },
   });
 
-  const withPin = pinMerger();
+  const merge = entryMerger();
+  const progress = new PullProgressWatch(containerd, () =>
+    scheduler
+      .entries()
+      .filter((entry) => entry.status.state === "pulling")
+      .map((entry) => keyOf(entry.target)),
+  );
 
   const status = (): AgentStatus => {
     const current = scheduler.status();
@@ -171,9 +178,11 @@ export async function startAgent(
       lastPass: current.lastPass,
       summary,
       pins: pins.status(),
-      entries: scheduler
-        .entries()
-        .map(({ target, status }) => withPin(status, pins.entry(keyOf(target), status.imageId ?? undefined))),
+      entries: scheduler.entries().map(({ target, status }) => {
+        const key = keyOf(target);
+        const pulling = status.state === "pulling" ? progress.entry(key) : null;
+        return merge(status, pins.entry(key, status.imageId ?? undefined), pulling);
+      }),
     };
   };
   metrics.configReloaded(initial.generation);
@@ -201,6 +210,7 @@ export async function startAgent(
 
   scheduler.setDesired(initial.entries, initial.generation);
   scheduler.start();
+  progress.start();
 
   const watcher = watchDesiredState(
     [...options.configPaths],
@@ -238,6 +248,7 @@ export async function startAgent(
     status,
     async stop(graceMs) {
       watcher.close();
+      progress.stop();
       await scheduler.stop(graceMs);
       await pins.idle();
       await server.close();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseReference } from "../reference/index.ts";
 import type { EntryStatus, ScheduledEntry } from "../warm/index.ts";
-import { keyOf, optedOutOf, pinEntryOf, pinMerger } from "./pin-entries.ts";
+import { keyOf, optedOutOf, pinEntryOf, entryMerger } from "./pin-entries.ts";
 
 const D = `sha256:${"d".repeat(64)}`;
 const ID = `sha256:${"1".repeat(64)}`;
@@ -70,14 +70,16 @@ describe("the agent's pin entries", () => {
     expect(pinEntryOf(scheduled("ghcr.io/acme/api:v1", undefined), optedOut).pin).toBe(true);
   });
 
-  it("merges an entry's pin into its status, the same object while neither changed", () => {
-    const merge = pinMerger();
+  it("merges an entry's pin and progress into its status, the same object while none changed", () => {
+    const merge = entryMerger();
     const { status } = scheduled("nginx:1", undefined);
     const pinned = { pinned: true, pinReason: "pinned" };
-    const first = merge(status, pinned);
-    expect(first).toEqual({ ...status, pinned: true, pinReason: "pinned" });
-    expect(merge(status, pinned)).toBe(first);
-    expect(merge(status, { pinned: false, pinReason: "budget" })).not.toBe(first);
-    expect(merge({ ...status }, pinned)).not.toBe(first);
+    const progress = { doneBytes: 1, totalBytes: 2 };
+    const first = merge(status, pinned, progress);
+    expect(first).toEqual({ ...status, pinned: true, pinReason: "pinned", progress });
+    expect(merge(status, pinned, progress)).toBe(first);
+    expect(merge(status, { pinned: false, pinReason: "budget" }, progress)).not.toBe(first);
+    expect(merge(status, pinned, { doneBytes: 2, totalBytes: 2 })).not.toBe(first);
+    expect(merge({ ...status }, pinned, null)).not.toBe(first);
   });
 });

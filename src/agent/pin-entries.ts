@@ -21,17 +21,27 @@ export function pinEntryOf({ target, status }: ScheduledEntry, optedOut: Readonl
 export const optedOutOf = (entries: readonly ImageSetEntry[]): Set<string> =>
   new Set(entries.filter((entry) => entry.pin === false).map(keyOf));
 
+export type PullProgressView = ReportedEntry["progress"];
+
 /**
- * Adds an entry's pin to its status. One merged record per status record and pin view, so an
- * unchanged entry is the same object and the status body cache keeps its bytes.
+ * Adds an entry's pin and pull progress to its status. One merged record per status record,
+ * pin view and progress, so an unchanged entry is the same object and the status body cache
+ * keeps its bytes.
  */
-export function pinMerger(): (status: EntryStatus, pin: EntryPinView) => ReportedEntry {
-  const merged = new WeakMap<EntryStatus, { pin: EntryPinView; entry: ReportedEntry }>();
-  return (status, pin) => {
+export function entryMerger(): (
+  status: EntryStatus,
+  pin: EntryPinView,
+  progress: PullProgressView,
+) => ReportedEntry {
+  const merged = new WeakMap<
+    EntryStatus,
+    { pin: EntryPinView; progress: PullProgressView; entry: ReportedEntry }
+  >();
+  return (status, pin, progress) => {
     const last = merged.get(status);
-    if (last?.pin === pin) return last.entry;
-    const entry = { ...status, ...pin };
-    merged.set(status, { pin, entry });
+    if (last?.pin === pin && last.progress === progress) return last.entry;
+    const entry = { ...status, ...pin, progress };
+    merged.set(status, { pin, progress, entry });
     return entry;
   };
 }

@@ -26,6 +26,7 @@ function entry(
     registryDigest: null,
     pinned: null,
     pinReason: null,
+    progress: null,
     ...extra,
   };
 }

@@ -16,6 +16,7 @@ const entry = {
   registryDigest: null,
   pinned: null,
   pinReason: null,
+  progress: null,
 };
 const files = ["/etc/prepull/set.yaml"];
 const sets = ["web"];

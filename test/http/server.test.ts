@@ -141,6 +141,7 @@ describe("the status server's limits", () => {
       registryDigest: null,
       pinned: null,
       pinReason: null,
+      progress: null,
     };
     const big: AgentStatus = { ...status, entries: Array.from({ length: entries }, () => entry) };
     const bigView: AgentView = { ...view, status: () => big };
