@@ -16,10 +16,24 @@ const withEntry = (change: Record<string, unknown>): Record<string, unknown> => 
 });
 
 describe("the /v1/status contract", () => {
-  it("reads a real agent's document whole: nothing it sends is outside the schema", () => {
+  it("reads a real (older) agent's document whole: nothing it sends is outside the schema", () => {
     const parsed = agentStatusSchema.parse(real);
-    // Unknown fields would be dropped, so equality means the schema names every field.
-    expect(parsed).toEqual(real);
+    // Unknown fields would be dropped, so equality means the schema names every field. The
+    // document predates empty-file reports, support levels and pins: `prepull wait` reads such
+    // an agent with those unknown.
+    expect(parsed).toEqual({
+      ...real,
+      config: { ...(real.config as object), emptyFiles: [] },
+      runtime: { ...(real.runtime as object), support: null },
+      pins: {
+        available: false,
+        reason: "the agent does not report pins",
+        count: 0,
+        bytes: 0,
+        budgetBytes: null,
+      },
+      entries: real.entries.map((entry) => ({ ...entry, pinned: null, pinReason: null, progress: null })),
+    });
     expect(parsed.entries.map((entry) => entry.state)).toEqual(["present", "present", "drifted", "failed"]);
     expect(parsed.entries[3]?.errorKind).toBe("not_found");
   });
@@ -51,8 +65,18 @@ describe("the /v1/status contract", () => {
   });
 
   it("still reads a newer agent that sends a field this one does not know", () => {
-    const parsed = agentStatusSchema.parse({ ...withEntry({ pinned: true }), uptimeSeconds: 5 });
+    const parsed = agentStatusSchema.parse({ ...withEntry({ layers: 3 }), uptimeSeconds: 5 });
     expect(parsed).not.toHaveProperty("uptimeSeconds");
-    expect(parsed.entries[0]).not.toHaveProperty("pinned");
+    expect(parsed.entries[0]).not.toHaveProperty("layers");
+  });
+
+  it("reads an agent's pins, and refuses a pin count that is not a count", () => {
+    const pins = { available: true, reason: null, count: 2, bytes: 4096, budgetBytes: 1 << 30 };
+    const current = { ...withEntry({ pinned: false, pinReason: "budget" }), pins };
+    const parsed = agentStatusSchema.parse(current);
+    expect(parsed.pins).toEqual(pins);
+    expect(parsed.entries[0]).toMatchObject({ pinned: false, pinReason: "budget" });
+    const bad = agentStatusSchema.safeParse({ ...current, pins: { ...pins, count: -1 } });
+    expect(bad.error?.issues[0]?.path).toEqual(["pins", "count"]);
   });
 });

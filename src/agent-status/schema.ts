@@ -27,6 +27,16 @@ export const entryStatusSchema = z.object({
   nextRetryAt: time.nullable(),
   /** Where the registry's tag points now, for a drifted entry. */
   registryDigest: z.string().nullable(),
+  /** Whether kubelet's image GC skips the entry's image; null while pinning is unavailable or unknown. */
+  pinned: z.boolean().nullable().default(null),
+  /** Why it is pinned or not (`pinned`, `pinned-elsewhere`, `budget`, `opted-out`, `absent`). */
+  pinReason: z.string().nullable().default(null),
+  /**
+   * Bytes downloaded so far while the entry is pulling, from containerd's content store; null
+   * when not pulling, when several pulls run at once (their downloads cannot be told apart), or
+   * where the runtime cannot say.
+   */
+  progress: z.object({ doneBytes: count, totalBytes: count }).nullable().default(null),
 });
 
 const summaryShape = Object.fromEntries(ENTRY_STATES.map((state) => [state, count])) as Record<
@@ -68,6 +78,25 @@ export const agentStatusSchema = z.object({
   }),
   lastPass: z.object({ at: time, seconds: z.number().nonnegative() }).nullable(),
   summary: z.object({ ...summaryShape, total: count }),
+  /** Pins against kubelet's image GC (docs/pinning.md); older agents report none. */
+  pins: z
+    .object({
+      available: z.boolean(),
+      /** Why pinning is unavailable, or why nothing is pinned although it is available. */
+      reason: z.string().nullable(),
+      /** Images prepull pins, and their bytes (CRI size). */
+      count,
+      bytes: count,
+      /** The pin budget in bytes; null while unknown. */
+      budgetBytes: count.nullable(),
+    })
+    .default({
+      available: false,
+      reason: "the agent does not report pins",
+      count: 0,
+      bytes: 0,
+      budgetBytes: null,
+    }),
   entries: z.array(entryStatusSchema).readonly(),
 });
 

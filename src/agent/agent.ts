@@ -1,4 +1,5 @@
 import { hostname } from "node:os";
+import { createContainerdClient } from "../containerd/index.ts";
 import { runtimeSupport, type CallObserver, type RuntimeSupport } from "../cri/index.ts";
 import {
   createAgentMetrics,
@@ -8,6 +9,9 @@ import {
   type StatusServer,
 } from "../http/index.ts";
 import { watchDesiredState, type DesiredState, type ImageSetReader } from "../imageset/index.ts";
+import { entryMerger, keyOf, optedOutOf, pinEntryOf } from "./pin-entries.ts";
+import { PinKeeper } from "./pin-keeper.ts";
+import { PullProgressWatch } from "./pull-progress.ts";
 import { pullAuthFrom, type CredentialKeyring, type RegistryClient } from "../registry/index.ts";
 import {
   createDiskGuard,
@@ -33,6 +37,10 @@ export interface AgentOptions {
   readonly readyWhen: "started" | "warm";
   /** How long the runtime may stay silent before /healthz fails. */
   readonly runtimeGraceMs: number;
+  /** Pin the warm set against kubelet's image GC where the runtime can (docs/pinning.md). */
+  readonly pin: boolean;
+  /** 0..1 of the image filesystem that pinned images may take. */
+  readonly pinBudget: number;
   readonly version: string;
 }
 
@@ -95,6 +103,20 @@ export async function startAgent(
   let desired = initial;
   let configError: { message: string; at: string } | null = null;
   const supportOf = supportWatcher(logger);
+  let optedOut = optedOutOf(initial.entries);
+  const imageFilesystem = imageFilesystemOf(runtime, options.imageFsPath);
+  // containerd's own API answers on the CRI socket; pins go through it (CRI cannot set them).
+  const containerd = createContainerdClient({ endpoint: runtime.endpoint });
+  const pins = new PinKeeper({
+    enabled: options.pin,
+    budgetRatio: options.pinBudget,
+    runtime,
+    api: containerd,
+    mountpoint: imageFilesystem,
+    entries: () =>
+      scheduler.entries().map((entry) => ({ key: keyOf(entry.target), entry: pinEntryOf(entry, optedOut) })),
+    logger,
+  });
 
   const scheduler = new WarmScheduler({
     runtime,
@@ -106,7 +128,7 @@ export async function startAgent(
     runtimeGraceMs: options.runtimeGraceMs,
     diskGuard: createDiskGuard({
       threshold: options.diskThreshold,
-      mountpoint: imageFilesystemOf(runtime, options.imageFsPath),
+      mountpoint: imageFilesystem,
       onUnavailable: (message) => {
         logger.warn({ imageFsPath: options.imageFsPath ?? null }, message);
       },
@@ -122,7 +144,18 @@ export async function startAgent(
     authFor: pullAuthFrom(keyring),
     logger,
     events: metrics.events,
+    onPassSettled: ({ images }) => {
+      pins.request(images);
+    },
   });
+
+  const merge = entryMerger();
+  const progress = new PullProgressWatch(containerd, () =>
+    scheduler
+      .entries()
+      .filter((entry) => entry.status.state === "pulling")
+      .map((entry) => keyOf(entry.target)),
+  );
 
   const status = (): AgentStatus => {
     const current = scheduler.status();
@@ -144,7 +177,12 @@ export async function startAgent(
       runtime: { ...current.runtime, support: supportOf(current.runtime.name, current.runtime.version) },
       lastPass: current.lastPass,
       summary,
-      entries: current.entries,
+      pins: pins.status(),
+      entries: scheduler.entries().map(({ target, status }) => {
+        const key = keyOf(target);
+        const pulling = status.state === "pulling" ? progress.entry(key) : null;
+        return merge(status, pins.entry(key, status.imageId ?? undefined), pulling);
+      }),
     };
   };
   metrics.configReloaded(initial.generation);
@@ -172,12 +210,14 @@ export async function startAgent(
 
   scheduler.setDesired(initial.entries, initial.generation);
   scheduler.start();
+  progress.start();
 
   const watcher = watchDesiredState(
     [...options.configPaths],
     {
       onChange(next) {
         desired = next;
+        optedOut = optedOutOf(next.entries);
         configError = null;
         metrics.configReloaded(next.generation);
         logger.info({ generation: next.generation, entries: next.entries.length }, "image set changed");
@@ -208,8 +248,11 @@ export async function startAgent(
     status,
     async stop(graceMs) {
       watcher.close();
+      progress.stop();
       await scheduler.stop(graceMs);
+      await pins.idle();
       await server.close();
+      containerd.close();
       runtime.close();
       await registry?.close();
     },

@@ -2,7 +2,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { createImageSetReader, workerParser } from "../imageset/index.ts";
 import { parseHostPort, type HostPort } from "../reference/index.ts";
 import { ExitCode, type CliContext } from "./context.ts";
-import { addDiskGuardOptions, type DiskFlags } from "./disk-options.ts";
+import { addDiskGuardOptions, percentOption, type DiskFlags } from "./disk-options.ts";
 import { addRegistryOptions, openRegistryAccess, type RegistryFlags } from "./registry-options.ts";
 import {
   addRuntimeOptions,
@@ -26,6 +26,15 @@ interface AgentFlags extends RuntimeFlags, RegistryFlags, DiskFlags {
   readonly logLevel: string;
   readonly shutdownGrace: number;
   readonly runtimeGrace: number;
+  readonly pin: boolean;
+  /** Percent of the image filesystem. */
+  readonly pinBudget: number;
+}
+
+function booleanValue(value: string): boolean {
+  if (value === "true") return true;
+  if (value === "false") return false;
+  throw new InvalidArgumentError("expected true or false");
 }
 
 function listenAddress(value: string): HostPort {
@@ -122,6 +131,26 @@ export function agentCommand(context: CliContext): Command {
         "60s",
       ).env("PREPULL_RUNTIME_GRACE"),
     );
+  command
+    .addOption(
+      new Option(
+        "--pin [bool]",
+        "pin the warm images so kubelet's image GC skips them, where the runtime can (containerd 1.7 or later); --pin=false leaves every pin as it is",
+      )
+        .default(true)
+        .preset("true")
+        .argParser(booleanValue)
+        .env("PREPULL_PIN"),
+    )
+    .addOption(
+      percentOption(
+        "--pin-budget <percent>",
+        "pin at most this share of the image filesystem, in set order; the rest stays warm unpinned. " +
+          "The default 50 keeps pins well under kubelet's GC marks (starts at 85, frees down to 80), " +
+          "so GC can still free space from the images pods no longer use",
+        50,
+      ).env("PREPULL_PIN_BUDGET"),
+    );
   addRuntimeOptions(command);
   addRegistryOptions(command);
   addDiskGuardOptions(command);
@@ -154,6 +183,8 @@ export function agentCommand(context: CliContext): Command {
         imageFsPath: flags.imageFsPath,
         readyWhen: flags.readyWhen,
         runtimeGraceMs: flags.runtimeGrace,
+        pin: flags.pin,
+        pinBudget: flags.pinBudget / 100,
         version: PREPULL_VERSION,
       },
       {

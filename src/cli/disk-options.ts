@@ -6,7 +6,7 @@ export interface DiskFlags {
   readonly imageFsPath?: string;
 }
 
-function percentOption(flag: string, description: string, defaultValue: number): Option {
+export function percentOption(flag: string, description: string, defaultValue: number): Option {
   return new Option(flag, description).default(defaultValue).argParser((value: string) => {
     const parsed = Number(value.replace(/%$/, ""));
     if (!Number.isFinite(parsed) || parsed <= 0 || parsed > 100) {

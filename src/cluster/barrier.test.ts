@@ -24,6 +24,9 @@ function entry(
     message: null,
     nextRetryAt: null,
     registryDigest: null,
+    pinned: null,
+    pinReason: null,
+    progress: null,
     ...extra,
   };
 }
@@ -49,6 +52,7 @@ function agent(node: string, entries: ReportedEntry[], changes: StatusChanges = 
       warm: entries.every((e) => e.state === "present"),
       lastPass: { at, seconds: 0.01 },
       summary,
+      pins: { available: true, reason: null, count: 0, bytes: 0, budgetBytes: null },
       entries,
       ...rest,
       config: { files: ["set.yaml"], sets: ["web"], emptyFiles: [], error: null, ...config },

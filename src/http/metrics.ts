@@ -46,6 +46,30 @@ export function createAgentMetrics(source: { status(): AgentStatus }): AgentMetr
       this.set(source.status().runtime.reachable ? 1 : 0);
     },
   });
+  new Gauge({
+    name: "prepull_pinned_images",
+    help: "Images prepull pins against kubelet's image GC.",
+    registers,
+    collect() {
+      this.set(source.status().pins.count);
+    },
+  });
+  new Gauge({
+    name: "prepull_pinned_bytes",
+    help: "Bytes (CRI image size) of the images prepull pins.",
+    registers,
+    collect() {
+      this.set(source.status().pins.bytes);
+    },
+  });
+  new Gauge({
+    name: "prepull_pin_budget_bytes",
+    help: "Bytes pinned images may take (--pin-budget of the image filesystem); 0 while unknown or pinning is unavailable.",
+    registers,
+    collect() {
+      this.set(source.status().pins.budgetBytes ?? 0);
+    },
+  });
   const generationInfo = new Gauge({
     name: "prepull_config_generation_info",
     help: "The generation of the desired set in force.",

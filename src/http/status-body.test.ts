@@ -14,10 +14,14 @@ const entry = {
   message: null,
   nextRetryAt: null,
   registryDigest: null,
+  pinned: null,
+  pinReason: null,
+  progress: null,
 };
 const files = ["/etc/prepull/set.yaml"];
 const sets = ["web"];
 const emptyFiles: string[] = [];
+const pins = { available: true, reason: null, count: 0, bytes: 0, budgetBytes: null };
 const entries = [entry, { ...entry, image: "registry.example/db:2.0" }];
 
 /** A status built afresh, as the agent builds one per request, from the parts it holds. */
@@ -41,6 +45,7 @@ function build(changes: Partial<AgentStatus> = {}): AgentStatus {
     },
     lastPass: null,
     summary: { pending: 2, pulling: 0, present: 0, failed: 0, blocked: 0, drifted: 0, total: 2 },
+    pins,
     entries: [...entries],
     ...changes,
   };
@@ -66,6 +71,7 @@ describe("StatusBodies", () => {
       { warm: true },
       { runtime: { ...build().runtime, reachable: false, error: "socket gone" } },
       { lastPass: { at: new Date(1).toISOString(), seconds: 0.5 } },
+      { pins: { ...pins, count: 1 } },
       {
         config: { files: [...files, "/etc/prepull/other.yaml"], sets: ["web"], emptyFiles: [], error: null },
       },

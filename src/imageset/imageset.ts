@@ -7,6 +7,8 @@ export interface ImageSetEntry {
   readonly reference: ImageReference;
   /** Intended digest: from `digest:` or the image's own `@digest`. */
   readonly digest: string | undefined;
+  /** `false` when a source opts the entry out of pinning; absent means it is pinned. */
+  readonly pin?: false;
   /** Where it was declared, e.g. `web.yaml: spec.images[2]`. */
   readonly sources: readonly string[];
 }

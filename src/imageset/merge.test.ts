@@ -49,3 +49,36 @@ describe("merging duplicates", () => {
     expect(a[0]?.entries[0]?.sources).toEqual(["a.yaml: spec.images[0]"]);
   });
 });
+
+describe("opting out of pinning", () => {
+  const parse = (file: string, images: string): ImageSetDocument[] =>
+    parseImageSet(`${header}${images}`, file);
+
+  it("reads pin: false, and a merged entry is not pinned when any source says so", () => {
+    const state = mergeImageSets([
+      ...parse("a.yaml", "    - nginx:1\n    - redis:7\n"),
+      ...parse(
+        "b.yaml",
+        `    - {image: nginx:1, digest: ${D1}, pin: false}\n    - {image: redis:7, pin: true}\n`,
+      ),
+    ]);
+    expect(state.entries.map((entry) => [entry.image, entry.pin])).toEqual([
+      ["nginx:1", false],
+      ["redis:7", undefined],
+    ]);
+  });
+
+  it("changes the generation only for an entry that opts out", () => {
+    const plain = mergeImageSets(parse("a.yaml", "    - nginx:1\n"));
+    const pinned = mergeImageSets(parse("a.yaml", "    - {image: nginx:1, pin: true}\n"));
+    const optedOut = mergeImageSets(parse("a.yaml", "    - {image: nginx:1, pin: false}\n"));
+    expect(pinned.generation).toBe(plain.generation);
+    expect(optedOut.generation).not.toBe(plain.generation);
+  });
+
+  it("refuses a pin that is not a boolean, naming the file, line and entry", () => {
+    expect(() => parse("a.yaml", '    - {image: nginx:1, pin: "no"}\n')).toThrow(
+      'a.yaml:7: spec.images[0]: expected an image reference or {image, digest}, got {"image":"nginx:1","pin":"no"}',
+    );
+  });
+});

@@ -5,15 +5,22 @@ import { ImageSetError, type DesiredState, type ImageSetDocument, type ImageSetE
 /** Places an error message lists before it says how many more there are. */
 const SOURCES_SHOWN = 3;
 
-/** The generation: a hash over the sorted (image, digest) pairs. */
+/**
+ * The generation: a hash over the sorted (image, digest) pairs. An opt-out of pinning is part
+ * of the line only when present, so sets without one keep the generations they always had.
+ */
 export function generationOf(entries: readonly ImageSetEntry[]): string {
-  const lines = entries.map((entry) => `${entry.image}\t${entry.digest ?? ""}`).sort();
+  const lines = entries
+    .map((entry) => `${entry.image}\t${entry.digest ?? ""}${entry.pin === false ? "\tpin=false" : ""}`)
+    .sort();
   return createHash("sha256").update(lines.join("\n")).digest("hex").slice(0, 12);
 }
 
 interface Merging {
   readonly first: ImageSetEntry;
   digest: string | undefined;
+  /** Any source saying `pin: false` opts the merged entry out. */
+  pin: boolean;
   /** Grown in place: copying it per duplicate made a merge quadratic in the duplicates. */
   readonly sources: string[];
 }
@@ -36,10 +43,16 @@ export function mergeImageSets(
           throw contradiction(entry, existing);
         }
         existing.digest ??= entry.digest;
+        if (entry.pin === false) existing.pin = false;
         for (const source of entry.sources) existing.sources.push(source);
         continue;
       }
-      const merging: Merging = { first: entry, digest: entry.digest, sources: [...entry.sources] };
+      const merging: Merging = {
+        first: entry,
+        digest: entry.digest,
+        pin: entry.pin !== false,
+        sources: [...entry.sources],
+      };
       const { reference } = entry;
       if (reference.tag !== undefined && entry.digest !== undefined) {
         const key = `${reference.domain}/${reference.path}:${reference.tag}`;
@@ -50,11 +63,11 @@ export function mergeImageSets(
       byImage.set(entry.image, merging);
     }
   }
-  const entries = [...byImage.values()].map((m): ImageSetEntry => ({
-    ...m.first,
-    digest: m.digest,
-    sources: m.sources,
-  }));
+  const entries = [...byImage.values()].map((m): ImageSetEntry => {
+    const { image, reference } = m.first;
+    const entry: ImageSetEntry = { image, reference, digest: m.digest, sources: m.sources };
+    return m.pin ? entry : { ...entry, pin: false };
+  });
   return {
     entries,
     generation: generationOf(entries),

@@ -73,7 +73,7 @@ function schemaError(
 function entryFrom(
   file: string,
   index: number,
-  raw: string | { image: string; digest?: string | undefined },
+  raw: string | { image: string; digest?: string | undefined; pin?: boolean | undefined },
   line: number | undefined,
 ): ImageSetEntry {
   const image = typeof raw === "string" ? raw : raw.image;
@@ -103,6 +103,7 @@ function entryFrom(
     image,
     reference,
     digest: declared ?? reference.digest,
+    ...(typeof raw !== "string" && raw.pin === false ? { pin: false } : {}),
     sources: [`${file}: spec.images[${index}]`],
   };
 }

@@ -12,10 +12,12 @@ const entryObject = z
       .string({ error: "expected a digest string" })
       .regex(DIGEST, "expected sha256:<64 hex> or sha512:<128 hex>")
       .optional(),
+    /** `false` keeps the entry warm without pinning it against kubelet's image GC. */
+    pin: z.boolean().optional(),
   })
   .strict();
 
-/** An ImageSet document as written: entries are a reference string or `{image, digest}`. */
+/** An ImageSet document as written: entries are a reference string or `{image, digest, pin}`. */
 export const imageSetSchema = z
   .object({
     apiVersion: z.literal("prepull/v1", { error: 'expected "prepull/v1"' }),

@@ -37,7 +37,13 @@ export {
 export { createDiskGuard, imageFilesystemOf, type DiskGuard } from "./disk-guard.ts";
 export type { RuntimeStatus } from "./runtime-health.ts";
 export type { WarmLogger, WarmLoopEvents } from "./events.ts";
-export { WarmScheduler, type WarmSchedulerOptions, type WarmStatus } from "./scheduler.ts";
+export {
+  WarmScheduler,
+  type ScheduledEntry,
+  type SettledPass,
+  type WarmSchedulerOptions,
+  type WarmStatus,
+} from "./scheduler.ts";
 export { ENTRY_STATES, type EntryState, type EntryStatus } from "./state.ts";
 export {
   pinNames,

@@ -4,6 +4,7 @@ import type { ImageReference } from "../reference/index.ts";
 import type { DiskAdmission, DiskGuard, DiskTicket } from "./disk-guard.ts";
 import { executeEntryPlan, type EntryResult, type WarmDependencies } from "./execute.ts";
 import { ImageInventory } from "./inventory.ts";
+import type { RuntimeImage } from "./ports.ts";
 import { digestName, effectiveTag, planEntry, tagName, type EntryPlan, type WarmTarget } from "./plan.ts";
 
 /** Compressed bytes the node's platform pulls for a reference (registry answer), if known. */
@@ -37,6 +38,8 @@ export interface PassHooks {
 export interface StartedPass {
   /** Seconds the inventory and the plans took. */
   readonly seconds: number;
+  /** The pass's ListImages answer, as it was before any pull of the pass. */
+  readonly images: readonly RuntimeImage[];
   /** Present and worked-on entries, in input order; settles when the last pull ends. */
   readonly results: Promise<EntryResult[]>;
 }
@@ -59,7 +62,8 @@ export async function startWarmPass(
   hooks: PassHooks = {},
 ): Promise<StartedPass> {
   const started = performance.now();
-  const inventory = new ImageInventory(await deps.runtime.listImages());
+  const images = await deps.runtime.listImages();
+  const inventory = new ImageInventory(images);
   const work: Promise<EntryResult>[] = [];
   for (const entry of entries) {
     const plan = planEntry(entry.target, inventory);
@@ -78,7 +82,7 @@ export async function startWarmPass(
       work.push(done);
     }
   }
-  return { seconds: (performance.now() - started) / 1000, results: Promise.all(work) };
+  return { seconds: (performance.now() - started) / 1000, images, results: Promise.all(work) };
 }
 
 async function warmEntry(

@@ -3,10 +3,10 @@ import { spreadDelay, type RetryPolicies } from "./backoff.ts";
 import type { DiskGuard } from "./disk-guard.ts";
 import { EntryBook, entryKey, systemClock, type Clock, type EntryEvent } from "./entries.ts";
 import type { EntryResult, TagResolver } from "./execute.ts";
-import { startWarmPass, type PassHooks, type SizeLookup } from "./pass.ts";
+import { startWarmPass, type PassHooks, type SizeLookup, type StartedPass } from "./pass.ts";
 import { PassTrigger } from "./pass-trigger.ts";
 import type { WarmTarget } from "./plan.ts";
-import type { ImageRuntime, PullAuth } from "./ports.ts";
+import type { ImageRuntime, PullAuth, RuntimeImage } from "./ports.ts";
 import { RuntimeHealth, type HealthVerdict, type RuntimeStatus } from "./runtime-health.ts";
 import type { EntryStatus } from "./state.ts";
 import { logFinished, type WarmLogger, type WarmLoopEvents } from "./events.ts";
@@ -30,6 +30,22 @@ export interface WarmSchedulerOptions {
   readonly events?: WarmLoopEvents;
   readonly logger?: WarmLogger;
   readonly clock?: Clock;
+  /** A pass's work ended: every entry it checked is settled (see `SettledPass`). */
+  readonly onPassSettled?: (pass: SettledPass) => void;
+}
+
+export interface SettledPass {
+  /**
+   * The node's images as the pass read them, when nothing can have changed them since: no pull
+   * was in flight when it read them and it pulled nothing. `undefined` otherwise.
+   */
+  readonly images: readonly RuntimeImage[] | undefined;
+}
+
+/** One entry of the desired set: what it asks for, and where it stands. */
+export interface ScheduledEntry {
+  readonly target: WarmTarget;
+  readonly status: EntryStatus;
 }
 
 export interface WarmStatus {
@@ -144,6 +160,11 @@ export class WarmScheduler {
     };
   }
 
+  /** The desired entries in set order, with their status. */
+  entries(): ScheduledEntry[] {
+    return this.#book.records().map(({ target, status }) => ({ target, status }));
+  }
+
   /** Healthy unless the runtime has been unreachable for longer than the grace period. */
   health(): HealthVerdict {
     return this.#health.health();
@@ -167,10 +188,12 @@ export class WarmScheduler {
     }
     const started = performance.now();
     const idle = this.#book.records().filter((entry) => !this.#jobs.has(entry.key));
+    const quiet = this.#jobs.size === 0;
     const controllers = new Map(idle.map((entry) => [entry.key, new AbortController()]));
-    let work: Promise<unknown>;
+    let work: Promise<EntryResult[]>;
+    let pass: StartedPass;
     try {
-      const pass = await startWarmPass(
+      pass = await startWarmPass(
         idle.map((entry) => ({
           target: entry.target,
           signal: controllers.get(entry.key)?.signal,
@@ -187,6 +210,10 @@ export class WarmScheduler {
       return;
     }
     const tracked = work
+      .then((results) => {
+        const pulled = results.some((result) => result.pulls.length > 0);
+        this.#options.onPassSettled?.({ images: quiet && !pulled ? pass.images : undefined });
+      })
       .catch((error: unknown) => {
         this.#options.logger?.error({ err: error }, "warm job failed unexpectedly");
       })

@@ -29,6 +29,7 @@ const status: AgentStatus = {
   },
   lastPass: null,
   summary: { pending: 0, pulling: 0, present: 0, failed: 0, blocked: 0, drifted: 0, total: 0 },
+  pins: { available: true, reason: null, count: 0, bytes: 0, budgetBytes: null },
   entries: [],
 };
 const view: AgentView = {
@@ -138,6 +139,9 @@ describe("the status server's limits", () => {
       message: "x".repeat(1000),
       nextRetryAt: null,
       registryDigest: null,
+      pinned: null,
+      pinReason: null,
+      progress: null,
     };
     const big: AgentStatus = { ...status, entries: Array.from({ length: entries }, () => entry) };
     const bigView: AgentView = { ...view, status: () => big };

@@ -1,0 +1,85 @@
+import { describe, expect, it } from "vitest";
+import { parseReference } from "../reference/index.ts";
+import type { EntryStatus, ScheduledEntry } from "../warm/index.ts";
+import { keyOf, optedOutOf, pinEntryOf, entryMerger } from "./pin-entries.ts";
+
+const D = `sha256:${"d".repeat(64)}`;
+const ID = `sha256:${"1".repeat(64)}`;
+
+function scheduled(
+  image: string,
+  digest: string | undefined,
+  status: Partial<EntryStatus> = {},
+): ScheduledEntry {
+  return {
+    target: { image, reference: parseReference(image), digest },
+    status: {
+      image,
+      digest: digest ?? null,
+      state: "present",
+      imageId: ID,
+      size: 1234,
+      attempts: 0,
+      lastPullSeconds: null,
+      errorKind: null,
+      message: null,
+      nextRetryAt: null,
+      registryDigest: null,
+      ...status,
+    },
+  };
+}
+
+describe("the agent's pin entries", () => {
+  it("names N:T and N@D for a locked entry, and the recorded digest for one without a lock", () => {
+    const locked = pinEntryOf(scheduled("ghcr.io/acme/api:v1", D), new Set());
+    expect(locked).toEqual({
+      image: "ghcr.io/acme/api:v1",
+      names: ["ghcr.io/acme/api:v1", `ghcr.io/acme/api@${D}`],
+      imageId: ID,
+      size: 1234,
+      pin: true,
+    });
+    const trusted = pinEntryOf(scheduled("redis", undefined, { digest: D }), new Set());
+    expect(trusted.names).toEqual(["docker.io/library/redis:latest", `docker.io/library/redis@${D}`]);
+    const absent = pinEntryOf(
+      scheduled("redis", undefined, { state: "pending", imageId: null, size: null, digest: null }),
+      new Set(),
+    );
+    expect(absent).toMatchObject({
+      names: ["docker.io/library/redis:latest"],
+      imageId: undefined,
+      size: undefined,
+    });
+  });
+
+  it("opts out the entries whose set says pin: false, told apart by image and digest", () => {
+    const entry = scheduled("ghcr.io/acme/api:v1", D);
+    const optedOut = optedOutOf([
+      {
+        image: "ghcr.io/acme/api:v1",
+        reference: parseReference("ghcr.io/acme/api:v1"),
+        digest: D,
+        pin: false,
+        sources: [],
+      },
+      { image: "nginx:1", reference: parseReference("nginx:1"), digest: undefined, sources: [] },
+    ]);
+    expect([...optedOut]).toEqual([keyOf({ image: "ghcr.io/acme/api:v1", digest: D })]);
+    expect(pinEntryOf(entry, optedOut).pin).toBe(false);
+    expect(pinEntryOf(scheduled("ghcr.io/acme/api:v1", undefined), optedOut).pin).toBe(true);
+  });
+
+  it("merges an entry's pin and progress into its status, the same object while none changed", () => {
+    const merge = entryMerger();
+    const { status } = scheduled("nginx:1", undefined);
+    const pinned = { pinned: true, pinReason: "pinned" };
+    const progress = { doneBytes: 1, totalBytes: 2 };
+    const first = merge(status, pinned, progress);
+    expect(first).toEqual({ ...status, pinned: true, pinReason: "pinned", progress });
+    expect(merge(status, pinned, progress)).toBe(first);
+    expect(merge(status, { pinned: false, pinReason: "budget" }, progress)).not.toBe(first);
+    expect(merge(status, pinned, { doneBytes: 2, totalBytes: 2 })).not.toBe(first);
+    expect(merge({ ...status }, pinned, null)).not.toBe(first);
+  });
+});

@@ -1,0 +1,190 @@
+import { statfs } from "node:fs/promises";
+import { probeContainerd, syncPins, type Capability, type ContainerdApi } from "../containerd/index.ts";
+import type { AgentStatus } from "../agent-status/index.ts";
+import type { ImageRuntime, PinEntry, RuntimeImage, WarmLogger } from "../warm/index.ts";
+
+export interface PinKeeperOptions {
+  /** `--pin`: false leaves every pin as it is. */
+  readonly enabled: boolean;
+  /** `--pin-budget` as 0..1 of the image filesystem's size. */
+  readonly budgetRatio: number;
+  readonly runtime: ImageRuntime;
+  /** containerd's own API on the runtime's socket. */
+  readonly api: ContainerdApi;
+  /** The image filesystem's mountpoint (as the disk guard finds it). */
+  readonly mountpoint: () => Promise<string>;
+  /** The present set, keyed as the caller keys its entries. */
+  readonly entries: () => ReadonlyArray<{ readonly key: string; readonly entry: PinEntry }>;
+  readonly logger: WarmLogger;
+}
+
+export type PinsStatus = AgentStatus["pins"];
+export type EntryPinView = Pick<AgentStatus["entries"][number], "pinned" | "pinReason">;
+
+const UNKNOWN: EntryPinView = { pinned: null, pinReason: null };
+
+const OFF: Capability = { available: false, reason: "pinning is turned off (--pin=false)" };
+const PROBING: Capability = { available: false, reason: "the runtime has not been asked yet" };
+
+const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+/**
+ * Keeps the warm set pinned against kubelet's image GC (docs/pinning.md): after each settled
+ * pass, one pin pass through containerd's own API, within a budget of the image filesystem.
+ * Pin passes never overlap; one requested while another runs follows it, with a fresh inventory.
+ * The capability is probed once the runtime answers, and again while it has not answered.
+ */
+export class PinKeeper {
+  readonly #options: PinKeeperOptions;
+  #capability: Capability;
+  #reached = false;
+  #budgetBytes: number | null = null;
+  #budgetProblem: string | null = null;
+  /** Each entry's pin, and the image it was decided for. */
+  #byKey = new Map<string, { readonly view: EntryPinView; readonly imageId: string | undefined }>();
+  #status: PinsStatus | undefined;
+  #count = 0;
+  #bytes = 0;
+  #running: Promise<void> | undefined;
+  #again = false;
+
+  constructor(options: PinKeeperOptions) {
+    this.#options = options;
+    this.#capability = options.enabled ? PROBING : OFF;
+  }
+
+  /** Asks for a pin pass; `images` is a ListImages answer that is still current, if there is one. */
+  request(images?: readonly RuntimeImage[]): void {
+    if (!this.#options.enabled) return;
+    if (this.#running !== undefined) {
+      this.#again = true;
+      return;
+    }
+    this.#running = this.#loop(images).finally(() => {
+      this.#running = undefined;
+    });
+  }
+
+  /** Resolves once no pin pass runs. */
+  async idle(): Promise<void> {
+    while (this.#running !== undefined) await this.#running;
+  }
+
+  /** The same object while nothing changed, so the status body cache can keep its bytes. */
+  status(): PinsStatus {
+    const available = this.#capability.available;
+    const next: PinsStatus = {
+      available,
+      reason: available ? this.#budgetProblem : this.#capability.reason,
+      count: available ? this.#count : 0,
+      bytes: available ? this.#bytes : 0,
+      budgetBytes: available ? this.#budgetBytes : null,
+    };
+    const last = this.#status;
+    const same =
+      last !== undefined &&
+      (Object.keys(next) as Array<keyof PinsStatus>).every((key) => last[key] === next[key]);
+    if (!same) this.#status = next;
+    return this.#status ?? next;
+  }
+
+  /**
+   * An entry's pin as the last pin pass left it; nulls while pinning is unavailable, or while no
+   * pin pass has seen the entry's current image (e.g. it was pulled since).
+   */
+  entry(key: string, imageId: string | undefined): EntryPinView {
+    const decided = this.#capability.available ? this.#byKey.get(key) : undefined;
+    return decided !== undefined && decided.imageId === imageId ? decided.view : UNKNOWN;
+  }
+
+  async #loop(images: readonly RuntimeImage[] | undefined): Promise<void> {
+    let current = images;
+    for (;;) {
+      this.#again = false;
+      try {
+        await this.#pass(current);
+      } catch (error) {
+        this.#options.logger.warn(
+          { error: messageOf(error) },
+          "pin pass failed; trying again after the next pass",
+        );
+      }
+      if (!this.#requestedAgain()) return;
+      current = undefined;
+    }
+  }
+
+  /** Read through a method: the flag changes while a pass awaits. */
+  #requestedAgain(): boolean {
+    return this.#again;
+  }
+
+  async #probe(): Promise<void> {
+    const { runtime, api, logger } = this.#options;
+    const before = this.#capability;
+    try {
+      const runtimeName = (await runtime.version()).runtimeName;
+      const capabilities = await probeContainerd(api, { criRuntimeName: runtimeName });
+      // Until containerd answers (or the runtime is another one), ask again after the next pass.
+      this.#reached = capabilities.version !== undefined || runtimeName !== "containerd";
+      this.#capability = capabilities.pinning;
+      if (capabilities.pinning.available)
+        logger.info({ containerd: capabilities.version }, "pinning available");
+    } catch (error) {
+      this.#capability = { available: false, reason: `the runtime did not answer: ${messageOf(error)}` };
+    }
+    const now = this.#capability;
+    if (!now.available && (before.available || before.reason !== now.reason)) {
+      logger.warn({ reason: now.reason }, "pinning unavailable; images are kept warm unpinned");
+    }
+  }
+
+  /** The budget in bytes, or 0 (pin nothing) with the reason when the filesystem cannot be read. */
+  async #budget(): Promise<number> {
+    let mountpoint: string | undefined;
+    try {
+      mountpoint = await this.#options.mountpoint();
+      const stats = await statfs(mountpoint);
+      this.#budgetBytes = Math.floor(stats.blocks * stats.bsize * this.#options.budgetRatio);
+      this.#budgetProblem = null;
+    } catch (error) {
+      const where = mountpoint === undefined ? "the image filesystem" : `the image filesystem ${mountpoint}`;
+      const problem = `pinning nothing: cannot read the size of ${where} for the pin budget (${messageOf(error)}); mount it read-only or set --image-fs-path`;
+      if (problem !== this.#budgetProblem) this.#options.logger.warn({}, problem);
+      this.#budgetBytes = 0;
+      this.#budgetProblem = problem;
+    }
+    return this.#budgetBytes;
+  }
+
+  async #pass(images: readonly RuntimeImage[] | undefined): Promise<void> {
+    if (!this.#reached) await this.#probe();
+    if (!this.#capability.available) return;
+    const { api, runtime, logger } = this.#options;
+    const budget = await this.#budget();
+    const keyed = this.#options.entries();
+    const entries = keyed.map(({ entry }) => entry);
+    const { plan, outcome } = await syncPins(api, images ?? (await runtime.listImages()), entries, budget);
+    const byKey = new Map<string, { view: EntryPinView; imageId: string | undefined }>();
+    keyed.forEach(({ key, entry }, index) => {
+      const pin = plan.entries[index];
+      if (pin === undefined) return;
+      const last = this.#byKey.get(key)?.view;
+      const same = last?.pinned === pin.pinned && last.pinReason === pin.reason;
+      const view = same ? last : { pinned: pin.pinned, pinReason: pin.reason };
+      byKey.set(key, { view, imageId: entry.imageId });
+    });
+    this.#byKey = byKey;
+    const pinnedImages = new Set(
+      entries.filter((_, index) => plan.entries[index]?.reason === "pinned").map((entry) => entry.imageId),
+    );
+    this.#count = pinnedImages.size;
+    this.#bytes = plan.pinnedBytes;
+    if (outcome.pinned.length > 0 || outcome.unpinned.length > 0) {
+      logger.info({ pinned: outcome.pinned, unpinned: outcome.unpinned }, "pins changed");
+    }
+    for (const { name, error } of outcome.failed) {
+      logger.warn({ name, error: error.message }, "could not change a pin; trying again after the next pass");
+    }
+  }
+}
