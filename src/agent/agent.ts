@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import { createContainerdClient } from "../containerd/index.ts";
+import { createContainerdClient, PullProgressWatch } from "../containerd/index.ts";
 import { runtimeSupport, type CallObserver, type RuntimeSupport } from "../cri/index.ts";
 import {
   createAgentMetrics,
@@ -11,7 +11,6 @@ import {
 import { watchDesiredState, type DesiredState, type ImageSetReader } from "../imageset/index.ts";
 import { entryMerger, keyOf, optedOutOf, pinEntryOf } from "./pin-entries.ts";
 import { PinKeeper } from "./pin-keeper.ts";
-import { PullProgressWatch } from "./pull-progress.ts";
 import { pullAuthFrom, type CredentialKeyring, type RegistryClient } from "../registry/index.ts";
 import {
   createDiskGuard,

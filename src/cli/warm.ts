@@ -18,6 +18,9 @@ import {
 import { formatTable, shortDigest, TABLE_WIDTH } from "./table.ts";
 import { formatBytes, formatSeconds, roundSeconds } from "./units.ts";
 
+/** How often a long pull's bytes may be printed. */
+const PROGRESS_LINE_MS = 2_000;
+
 interface WarmFlags extends RuntimeFlags, RegistryFlags, DiskFlags {
   readonly config?: string[];
   readonly concurrency: number;
@@ -56,14 +59,32 @@ export function warmCommand(context: CliContext): Command {
       context.io.stderr.write("prepull: warning: --timeout is deprecated; use --pull-timeout\n");
     }
     const pullTimeoutMs = flags.timeout ?? flags.pullTimeout;
-    const [{ connectRuntime }, { pullAuthFrom }] = await Promise.all([
-      import("./runtime.ts"),
-      import("../registry/index.ts"),
-    ]);
+    const [{ connectRuntime }, { pullAuthFrom }, { createContainerdClient, PullProgressWatch }] =
+      await Promise.all([
+        import("./runtime.ts"),
+        import("../registry/index.ts"),
+        import("../containerd/index.ts"),
+      ]);
     const runtime = connectRuntime(flags, context.io.env, { pullTimeoutMs });
     const registry = await openRegistryAccess(flags);
-    // One line per image on stderr, terminal or not (a Job's log shows how far it got).
+    // One line per image on stderr, terminal or not (a Job's log shows how far it got), and the
+    // bytes of a long pull every few seconds where containerd's content store can tell them.
     const progress = flags.output !== "json";
+    const pulling = new Set<string>();
+    const containerd = progress ? createContainerdClient({ endpoint: runtime.endpoint }) : undefined;
+    const watch = containerd && new PullProgressWatch(containerd, () => [...pulling]);
+    let shown = "";
+    const printer = setInterval(() => {
+      const [only] = pulling;
+      const bytes = only === undefined || pulling.size !== 1 ? null : (watch?.entry(only) ?? null);
+      const line =
+        only === undefined || bytes === null
+          ? ""
+          : `pulling ${only}: ${formatBytes(bytes.doneBytes)} of ${formatBytes(bytes.totalBytes)}\n`;
+      if (line !== "" && line !== shown) context.io.stderr.write(line);
+      shown = line;
+    }, PROGRESS_LINE_MS).unref();
+    watch?.start();
     let done = 0;
     try {
       const results = await warmOnce(desired.entries, {
@@ -80,7 +101,9 @@ export function warmCommand(context: CliContext): Command {
         sizeOf: async (reference, signal) =>
           (await registry.client.resolve(reference, { withSize: true, signal })).platformSize,
         authFor: pullAuthFrom(registry.keyring),
+        onPulling: (target) => pulling.add(target.image),
         onResult: (result) => {
+          pulling.delete(result.image);
           done += 1;
           if (progress) {
             context.io.stderr.write(
@@ -96,6 +119,9 @@ export function warmCommand(context: CliContext): Command {
         ? ExitCode.ok
         : ExitCode.failed;
     } finally {
+      clearInterval(printer);
+      watch?.stop();
+      containerd?.close();
       runtime.close();
       await registry.client.close();
     }

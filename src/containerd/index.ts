@@ -32,3 +32,4 @@ export {
   type BlobRef,
   type PullProgress,
 } from "./progress.ts";
+export { PullProgressWatch, type PullProgressView } from "./pull-progress-watch.ts";

@@ -7,6 +7,8 @@ export interface WarmOnceOptions extends Omit<PassDependencies, "slots"> {
   readonly concurrency: number;
   /** Called as each entry finishes, for progress displays. */
   readonly onResult?: (result: EntryResult) => void;
+  /** Called when an entry gets a pull slot. */
+  readonly onPulling?: (target: WarmTarget) => void;
 }
 
 /**
@@ -18,11 +20,11 @@ export async function warmOnce(
   targets: readonly WarmTarget[],
   options: WarmOnceOptions,
 ): Promise<EntryResult[]> {
-  const { concurrency, onResult, ...deps } = options;
+  const { concurrency, onResult, onPulling, ...deps } = options;
   const pass = await startWarmPass(
     targets.map((target) => ({ target })),
     { ...deps, slots: new PQueue({ concurrency }) },
-    onResult === undefined ? {} : { onResult },
+    { ...(onResult === undefined ? {} : { onResult }), ...(onPulling === undefined ? {} : { onPulling }) },
   );
   return pass.results;
 }

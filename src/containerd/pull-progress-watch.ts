@@ -1,8 +1,11 @@
-import { readIngestProgress, type ContainerdApi } from "../containerd/index.ts";
-import type { PullProgressView } from "./pin-entries.ts";
+import { readIngestProgress } from "./progress.ts";
+import type { ContainerdApi } from "./types.ts";
+
+/** Bytes of the one pulling entry, or null when they cannot be told apart. */
+export type PullProgressView = { readonly doneBytes: number; readonly totalBytes: number } | null;
 
 /** How often the content store is read while pulls run. */
-export const PROGRESS_INTERVAL_MS = 1_000;
+const PROGRESS_INTERVAL_MS = 1_000;
 
 /**
  * Reads pull progress from containerd's content store once a second while entries pull, and
