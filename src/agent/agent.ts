@@ -115,6 +115,9 @@ export async function startAgent(
     entries: () =>
       scheduler.entries().map((entry) => ({ key: keyOf(entry.target), entry: pinEntryOf(entry, optedOut) })),
     logger,
+    onPinPass: (result) => {
+      metrics.pinPassed(result);
+    },
   });
 
   const scheduler = new WarmScheduler({

@@ -2,6 +2,7 @@ import { statfs } from "node:fs/promises";
 import { probeContainerd, syncPins, type Capability, type ContainerdApi } from "../containerd/index.ts";
 import type { AgentStatus } from "../agent-status/index.ts";
 import type { ImageRuntime, PinEntry, RuntimeImage, WarmLogger } from "../warm/index.ts";
+import { pinInputsDigest } from "./pin-inputs.ts";
 
 export interface PinKeeperOptions {
   /** `--pin`: false leaves every pin as it is. */
@@ -16,7 +17,16 @@ export interface PinKeeperOptions {
   /** The present set, keyed as the caller keys its entries. */
   readonly entries: () => ReadonlyArray<{ readonly key: string; readonly entry: PinEntry }>;
   readonly logger: WarmLogger;
+  /** Told after each pin pass: `full` read containerd's records, `unchanged` had nothing to do. */
+  readonly onPinPass?: (result: PinPassResult) => void;
+  /** A settled pin pass is repeated at least this often, to repair what the inputs cannot show. */
+  readonly fullPassEveryMs?: number;
 }
+
+export type PinPassResult = "full" | "unchanged" | "error";
+
+/** Ten minutes: a pin dropped from some of an image's names (CRI still shows it pinned) or a hand edit of prepull's owner label lasts no longer. */
+const FULL_PASS_EVERY_MS = 10 * 60_000;
 
 export type PinsStatus = AgentStatus["pins"];
 export type EntryPinView = Pick<AgentStatus["entries"][number], "pinned" | "pinReason">;
@@ -33,6 +43,8 @@ const messageOf = (error: unknown): string => (error instanceof Error ? error.me
  * pass, one pin pass through containerd's own API, within a budget of the image filesystem.
  * Pin passes never overlap; one requested while another runs follows it, with a fresh inventory.
  * The capability is probed once the runtime answers, and again while it has not answered.
+ * At rest a pin pass costs one digest: when the images, entries and budget are those of the
+ * last settled pass, containerd's records are not read again (for up to `fullPassEveryMs`).
  */
 export class PinKeeper {
   readonly #options: PinKeeperOptions;
@@ -47,6 +59,8 @@ export class PinKeeper {
   #bytes = 0;
   #running: Promise<void> | undefined;
   #again = false;
+  /** The inputs of the last full pin pass that found nothing to change, and when it ran. */
+  #settled: { readonly digest: string; readonly at: number } | undefined;
 
   constructor(options: PinKeeperOptions) {
     this.#options = options;
@@ -102,8 +116,11 @@ export class PinKeeper {
     for (;;) {
       this.#again = false;
       try {
-        await this.#pass(current);
+        const result = await this.#pass(current);
+        if (result !== undefined) this.#options.onPinPass?.(result);
       } catch (error) {
+        this.#settled = undefined;
+        this.#options.onPinPass?.("error");
         this.#options.logger.warn(
           { error: messageOf(error) },
           "pin pass failed; trying again after the next pass",
@@ -157,14 +174,21 @@ export class PinKeeper {
     return this.#budgetBytes;
   }
 
-  async #pass(images: readonly RuntimeImage[] | undefined): Promise<void> {
+  /** One pin pass; `undefined` when pinning is unavailable. */
+  async #pass(images: readonly RuntimeImage[] | undefined): Promise<PinPassResult | undefined> {
     if (!this.#reached) await this.#probe();
-    if (!this.#capability.available) return;
+    if (!this.#capability.available) return undefined;
     const { api, runtime, logger } = this.#options;
     const budget = await this.#budget();
     const keyed = this.#options.entries();
+    const inventory = images ?? (await runtime.listImages());
+    const digest = pinInputsDigest(inventory, keyed, budget);
+    const now = performance.now();
+    const fullPassEveryMs = this.#options.fullPassEveryMs ?? FULL_PASS_EVERY_MS;
+    if (this.#settled?.digest === digest && now - this.#settled.at < fullPassEveryMs) return "unchanged";
+
     const entries = keyed.map(({ entry }) => entry);
-    const { plan, outcome } = await syncPins(api, images ?? (await runtime.listImages()), entries, budget);
+    const { plan, outcome } = await syncPins(api, inventory, entries, budget);
     const byKey = new Map<string, { view: EntryPinView; imageId: string | undefined }>();
     keyed.forEach(({ key, entry }, index) => {
       const pin = plan.entries[index];
@@ -180,11 +204,15 @@ export class PinKeeper {
     );
     this.#count = pinnedImages.size;
     this.#bytes = plan.pinnedBytes;
+    // A pass that changed labels changed CRI's `pinned` too, so its inputs are already stale.
+    const changed = outcome.pinned.length + outcome.unpinned.length + outcome.failed.length > 0;
+    this.#settled = changed ? undefined : { digest, at: now };
     if (outcome.pinned.length > 0 || outcome.unpinned.length > 0) {
       logger.info({ pinned: outcome.pinned, unpinned: outcome.unpinned }, "pins changed");
     }
     for (const { name, error } of outcome.failed) {
       logger.warn({ name, error: error.message }, "could not change a pin; trying again after the next pass");
     }
+    return "full";
   }
 }

@@ -9,6 +9,7 @@ export interface AgentMetrics {
   readonly criObserver: CallObserver;
   configReloaded(generation: string): void;
   configFailed(): void;
+  pinPassed(result: "full" | "unchanged" | "error"): void;
 }
 
 /**
@@ -120,6 +121,12 @@ export function createAgentMetrics(source: { status(): AgentStatus }): AgentMetr
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
     registers,
   });
+  const pinPasses = new Counter({
+    name: "prepull_pin_passes_total",
+    help: "Pin passes, by result: full (containerd's records read), unchanged (nothing to do), error.",
+    labelNames: ["result"],
+    registers,
+  });
   const criCalls = new Counter({
     name: "prepull_cri_calls_total",
     help: "CRI calls by method and result.",
@@ -162,6 +169,9 @@ export function createAgentMetrics(source: { status(): AgentStatus }): AgentMetr
     configFailed() {
       configErrors.inc();
       configError.set(1);
+    },
+    pinPassed(result) {
+      pinPasses.inc({ result });
     },
   };
 }

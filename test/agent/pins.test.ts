@@ -206,6 +206,38 @@ describe(
       if (pinsWork) for (const name of namesOf(kept)) expect(await labelsOf(name)).toEqual(OURS);
     });
 
+    it("at rest reads no pin records, and restores a pin a later pull dropped at the next pass", async () => {
+      const a = await image("agent-pins/at-rest");
+      const { agent } = await agentFor([{ image: a }]);
+      await agent.waitFor(pinsSettled, "warm with pins decided");
+      if (!pinsWork) {
+        expect((await agent.get("/metrics")).body).not.toMatch(/prepull_pin_passes_total\{result="full"\}/);
+        return;
+      }
+      const passes = async (result: string): Promise<number> => {
+        const line = new RegExp(`prepull_pin_passes_total\\{result="${result}"\\} (\\d+)`);
+        return Number(line.exec((await agent.get("/metrics")).body)?.[1] ?? 0);
+      };
+      const restingSince = await passes("full");
+      for (let waited = 0; (await passes("unchanged")) < 3 && waited < 100; waited += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(await passes("unchanged")).toBeGreaterThanOrEqual(3);
+      // At most the one full pass that settled after CRI saw the new labels.
+      expect((await passes("full")) - restingSince).toBeLessThanOrEqual(1);
+
+      // A pull of the same names (kubelet's `Always`, or a hand pull) rewrites the records without labels.
+      const fullBefore = await passes("full");
+      // Only a change of the pin inputs (CRI's `pinned` here) makes the next pin pass a full one.
+      for (const name of namesOf(a)) await cri.pullImage(name);
+      for (let waited = 0; (await passes("full")) === fullBefore && waited < 100; waited += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(await passes("full")).toBeGreaterThan(fullBefore);
+      expect(await criPinned(a, true)).toBe(true);
+      for (const name of namesOf(a)) expect(await labelsOf(name)).toEqual(OURS);
+    });
+
     it("respects pin: false, and keeps the entry warm", async () => {
       const [pinned, optedOut] = await Promise.all([
         image("agent-pins/pinned"),
