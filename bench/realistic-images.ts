@@ -3,7 +3,9 @@
 // concurrencies, with parallel `ctr images pull`, and one image after another (kubelet's default,
 // serializeImagePulls), and compares each with the machine's limit measured in the same run: the
 // set's bytes divided by the rate of one `ctr images pull` of the big image.
+// containerd unpacks with overlayfs, as on nodes (`--snapshotter native` copies each parent layer).
 // Run: npx node bench/realistic-images.ts [--rounds 3] [--big-mb 1024] [--concurrency 2,4,8]
+//   [--snapshotter overlayfs|native]
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { parseArgs, promisify } from "node:util";
@@ -24,11 +26,16 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "3" },
     "big-mb": { type: "string", default: "1024" },
     concurrency: { type: "string", default: "2,4,8" },
+    snapshotter: { type: "string", default: "overlayfs" },
   },
 });
 const rounds = Number(values.rounds);
 const MB = 1_000_000;
 const concurrencies = values.concurrency.split(",").map(Number);
+if (values.snapshotter !== "overlayfs" && values.snapshotter !== "native") {
+  throw new Error(`--snapshotter: overlayfs or native, got ${values.snapshotter}`);
+}
+const snapshotter = values.snapshotter;
 
 // Two distributions and two language runtimes shared between ten services.
 const bases: Record<string, LayerSpec[]> = {
@@ -107,7 +114,7 @@ const samples = new Map<string, number[]>();
 let runtime = "";
 for (let round = 0; round < rounds; round += 1) {
   for (const [name, method] of Object.entries(methods)) {
-    const containerd = await startContainerd();
+    const containerd = await startContainerd({ snapshotter });
     runtime = runtimeLine(containerd);
     try {
       samples.set(name, [...(samples.get(name) ?? []), await timed(() => method(containerd))]);
@@ -122,7 +129,7 @@ const single = spread(samples.get("ctr pull of the big image alone") ?? []).medi
 const rate = big.platformSize / single;
 const limit = setBytes / rate;
 process.stdout.write(
-  `${pushed.length} service images (4–8 layers, shared bases) + one ${(big.platformSize / MB).toFixed(0)} MB image = ${(setBytes / MB).toFixed(0)} MB of distinct blobs, cold, ${rounds} interleaved rounds on ${runtime}\n` +
+  `${pushed.length} service images (4–8 layers, shared bases) + one ${(big.platformSize / MB).toFixed(0)} MB image = ${(setBytes / MB).toFixed(0)} MB of distinct blobs, cold, ${rounds} interleaved rounds on ${runtime}, snapshotter ${snapshotter}\n` +
     `machine limit: ${(rate / MB).toFixed(0)} MB/s (one ctr pull of the big image) → ${limit.toFixed(2)} s for the set\n`,
 );
 for (const [name, values] of samples) {

@@ -2,7 +2,9 @@
 // with containerd's own `ctr images pull` (one after another and all at once); every method gets a
 // fresh containerd each round, rounds interleave the methods, and the report gives medians with
 // min and max and prepull's ratio to each.
+// containerd unpacks with overlayfs, as on nodes.
 // Run: npx node bench/warm-vs-ctr.ts [--images 20] [--size-mb 10] [--rounds 5]
+//   [--snapshotter overlayfs|native]
 import { execFile } from "node:child_process";
 import { rm } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
@@ -19,8 +21,13 @@ const { values } = parseArgs({
     images: { type: "string", default: "20" },
     "size-mb": { type: "string", default: "10" },
     rounds: { type: "string", default: "5" },
+    snapshotter: { type: "string", default: "overlayfs" },
   },
 });
+if (values.snapshotter !== "overlayfs" && values.snapshotter !== "native") {
+  throw new Error(`--snapshotter: overlayfs or native, got ${values.snapshotter}`);
+}
+const snapshotter = values.snapshotter;
 const count = Number(values.images);
 const sizeBytes = Number(values["size-mb"]) * 1_000_000;
 const rounds = Number(values.rounds);
@@ -102,7 +109,7 @@ let runtime = "";
 for (let round = 0; round < rounds; round += 1) {
   for (const [name, method] of Object.entries(methods)) {
     // A fresh containerd each time: every method starts cold.
-    const containerd = await startContainerd();
+    const containerd = await startContainerd({ snapshotter });
     runtime = runtimeLine(containerd);
     try {
       samples.set(name, [...(samples.get(name) ?? []), await method(containerd)]);
@@ -115,7 +122,7 @@ await registry.stop();
 
 const baseline = spread(samples.get("ctr pull, all at once") ?? []).median;
 process.stdout.write(
-  `${count} images of ${values["size-mb"]} MB, cold, ${rounds} interleaved rounds on ${runtime}:\n`,
+  `${count} images of ${values["size-mb"]} MB, cold, ${rounds} interleaved rounds on ${runtime}, snapshotter ${snapshotter}:\n`,
 );
 for (const [name, values] of samples) {
   const { median, min, max } = spread(values);
