@@ -1,6 +1,7 @@
 // The agent with 1,000 entries already warm: CRI calls per pass, pass time, CPU per pass, RSS,
 // and time from process start to the first completed pass (over several starts).
-// Run: npx node bench/agent-pass.ts [--entries 1000] [--passes 20] [--starts 5]
+// Run: npx node bench/agent-pass.ts [--entries 1000] [--passes 20] [--starts 5] [--no-pin]
+// (--no-pin runs the agent with --pin=false, to tell the pin pass's cost from the rest)
 import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -19,6 +20,7 @@ const { values } = parseArgs({
     entries: { type: "string", default: "1000" },
     passes: { type: "string", default: "20" },
     starts: { type: "string", default: "5" },
+    "no-pin": { type: "boolean", default: false },
   },
 });
 const entries = Number(values.entries);
@@ -64,6 +66,7 @@ try {
     "1s",
     "--log-level",
     "info",
+    ...(values["no-pin"] ? ["--pin=false"] : []),
   ];
   // Seconds from spawning the agent to the end of its first pass, taken from the agent's own
   // record of that pass (when it began, how long it took): polling for it would add its interval.
@@ -115,7 +118,7 @@ try {
       Number(new RegExp(`${field}:\\s+(\\d+)`).exec(procStatus)?.[1] ?? NaN);
     process.stdout.write(
       [
-        `agent with ${entries} entries already warm (warm=${String(status.warm)}), ${passCount} passes at a 1 s resync, NODE_OPTIONS="${nodeOptions}", ${runtimeLine(containerd)}:`,
+        `agent with ${entries} entries already warm (warm=${String(status.warm)}), ${passCount} passes at a 1 s resync${values["no-pin"] ? ", --pin=false" : ""}, NODE_OPTIONS="${nodeOptions}", ${runtimeLine(containerd)}:`,
         `  CRI calls per pass      ${(listCalls / passCount).toFixed(2)} ListImages, PullImage ${pullCalls}, ImageStatus ${statusCalls} in all`,
         `  pass wall time          ${(passSeconds * 1000).toFixed(1)} ms (target < 50 ms)`,
         `  CPU per pass            ${(cpu * 1000).toFixed(1)} ms (process CPU between scrapes / passes)`,
