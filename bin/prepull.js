@@ -12,7 +12,8 @@ if (major < 24) {
 
 // Keeps compiled code (and the TypeScript already stripped to JavaScript) between runs, in
 // NODE_COMPILE_CACHE or the temp dir: a command starts in half the time and memory. Where neither
-// is writable this is a no-op.
+// is writable this is a no-op; the container image sets NODE_COMPILE_CACHE to a cache filled when
+// the image was built (scripts/compile-cache.ts), which Node then only reads.
 module.enableCompileCache();
 const { main } = await import("../src/cli/index.ts");
 

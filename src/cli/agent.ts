@@ -31,6 +31,12 @@ interface AgentFlags extends RuntimeFlags, RegistryFlags, DiskFlags {
   readonly pinBudget: number;
 }
 
+/**
+ * Files up to this size (about 6,000 entries) are parsed on the main thread at start, in less
+ * time than a parser worker takes to start; bigger ones still go to a worker, whose heap is capped.
+ */
+const START_INLINE_BYTES = 256 * 1024;
+
 function booleanValue(value: string): boolean {
   if (value === "true") return true;
   if (value === "false") return false;
@@ -163,10 +169,18 @@ export function agentCommand(context: CliContext): Command {
     ]);
     const { host, port } = flags.listen;
     const logger = createLogger({ level: flags.logLevel });
-    // One reader for the first load and every reload: files are parsed off the main thread, with
-    // a bounded heap, and an unchanged file is never parsed twice.
-    const reader = createImageSetReader({ parse: workerParser() });
+    // One reader for the first load and every reload, so an unchanged file is never parsed twice.
+    // Reloads parse big files off the main thread, with a bounded heap, so the probes never stall;
+    // the first load has no probe to stall yet, and parses on this thread what a worker would take
+    // longer to start for than to parse.
+    const inWorker = workerParser();
+    const atStart = workerParser({ inlineBytes: START_INLINE_BYTES });
+    let starting = true;
+    const reader = createImageSetReader({
+      parse: (text, file) => (starting ? atStart : inWorker)(text, file),
+    });
     const desired = (await reader.read(flags.config)).state;
+    starting = false;
     const registry = await openRegistryAccess(flags);
     const agent = await startAgent(
       desired,

@@ -1,16 +1,26 @@
 import { Command, CommanderError } from "commander";
 import { isClassifiedError, isInputError } from "../failure/index.ts";
 import { ExitCode, UsageError, type CliContext, type CommandIO } from "./context.ts";
-import { agentCommand } from "./agent.ts";
-import { crioPinsCommand } from "./crio-pins.ts";
 import { errorLine } from "./failure-text.ts";
-import { lockCommand } from "./lock.ts";
-import { pinCommand } from "./pin.ts";
-import { planCommand } from "./plan.ts";
-import { statusCommand } from "./status.ts";
 import { PREPULL_VERSION } from "./version.ts";
-import { waitCommand } from "./wait.ts";
-import { warmCommand } from "./warm.ts";
+
+type CommandFactory = (context: CliContext) => Command;
+
+/**
+ * The commands in help order. Each module (and the libraries it pulls in) loads only when its
+ * command runs or help lists them all: the agent starts without the manifest scanner, `plan`
+ * without gRPC.
+ */
+const COMMANDS = new Map<string, () => Promise<CommandFactory>>([
+  ["warm", async () => (await import("./warm.ts")).warmCommand],
+  ["agent", async () => (await import("./agent.ts")).agentCommand],
+  ["status", async () => (await import("./status.ts")).statusCommand],
+  ["lock", async () => (await import("./lock.ts")).lockCommand],
+  ["plan", async () => (await import("./plan.ts")).planCommand],
+  ["pin", async () => (await import("./pin.ts")).pinCommand],
+  ["wait", async () => (await import("./wait.ts")).waitCommand],
+  ["crio-pins", async () => (await import("./crio-pins.ts")).crioPinsCommand],
+]);
 
 function processIO(): CommandIO {
   return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env };
@@ -33,7 +43,11 @@ function commanderMessage(text: string): string {
     : `${flag} "${envValue ?? ""}" (from ${env}): ${reason}`;
 }
 
-export function buildProgram(context: CliContext): Command {
+/**
+ * The program with the command `argv` names, or with every command when it names none (help,
+ * `--version`, a mistyped name that gets a suggestion).
+ */
+export async function buildProgram(context: CliContext, argv: readonly string[]): Promise<Command> {
   const output = {
     writeOut: (text: string) => context.io.stdout.write(text),
     writeErr: (text: string) => context.io.stderr.write(text),
@@ -50,14 +64,11 @@ export function buildProgram(context: CliContext): Command {
     .showSuggestionAfterError()
     .configureOutput(output)
     .exitOverride();
-  program.addCommand(warmCommand(context));
-  program.addCommand(agentCommand(context));
-  program.addCommand(statusCommand(context));
-  program.addCommand(lockCommand(context));
-  program.addCommand(planCommand(context));
-  program.addCommand(pinCommand(context));
-  program.addCommand(waitCommand(context));
-  program.addCommand(crioPinsCommand(context));
+  const named = COMMANDS.get(argv[0] ?? "");
+  const factories = await Promise.all(
+    named === undefined ? [...COMMANDS.values()].map((load) => load()) : [named()],
+  );
+  for (const factory of factories) program.addCommand(factory(context));
   for (const command of program.commands) {
     command.exitOverride().configureOutput(output);
   }
@@ -67,7 +78,7 @@ export function buildProgram(context: CliContext): Command {
 /** Runs the CLI and returns the exit code; it never calls process.exit itself. */
 export async function main(argv: string[], io: CommandIO = processIO()): Promise<number> {
   const context: CliContext = { io, exitCode: ExitCode.ok };
-  const program = buildProgram(context);
+  const program = await buildProgram(context, argv);
   try {
     await program.parseAsync(argv, { from: "user" });
     return context.exitCode;

@@ -1,4 +1,4 @@
-import { fileURLToPath } from "node:url";
+import { readFileSync } from "node:fs";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { z } from "zod";
@@ -7,8 +7,8 @@ import type { CallOptions } from "../warm/index.ts";
 import { ClassifiedError } from "../failure/index.ts";
 import { CRI_NAMESPACE, UnsupportedApiError, type ContainerdApi, type ImageRecord } from "./types.ts";
 
-const PROTO_DIR = fileURLToPath(new URL("../../proto", import.meta.url));
-const PROTO_FILES = ["images.proto", "content.proto", "version.proto"].map((file) => `containerd/${file}`);
+/** proto/containerd/*.proto as a descriptor, built by scripts/proto-json.ts: no text to parse. */
+const DESCRIPTOR = new URL("../../proto/containerd.json", import.meta.url);
 
 export interface ContainerdClientOptions {
   readonly endpoint: string;
@@ -53,13 +53,13 @@ function toRecord(wire: z.infer<typeof wireImage>): ImageRecord {
   };
 }
 
+type Descriptor = Parameters<typeof protoLoader.fromJSON>[0];
+
 let cachedPackage: grpc.GrpcObject | undefined;
 
 function service(path: string): grpc.ServiceClientConstructor {
   cachedPackage ??= grpc.loadPackageDefinition(
-    protoLoader.loadSync(PROTO_FILES, {
-      includeDirs: [PROTO_DIR],
-      keepCase: true,
+    protoLoader.fromJSON(JSON.parse(readFileSync(DESCRIPTOR, "utf8")) as Descriptor, {
       longs: String,
       defaults: true,
       oneofs: true,

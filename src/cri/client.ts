@@ -1,4 +1,4 @@
-import { fileURLToPath } from "node:url";
+import { readFileSync } from "node:fs";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { classifyRuntimeError } from "./errors.ts";
@@ -14,7 +14,8 @@ import type {
 } from "../warm/index.ts";
 import type { CallObserver } from "./observer.ts";
 
-const PROTO_PATH = fileURLToPath(new URL("../../proto/cri.proto", import.meta.url));
+/** proto/cri.proto as a descriptor, built by scripts/proto-json.ts: no protobuf text to parse. */
+const DESCRIPTOR = new URL("../../proto/cri.json", import.meta.url);
 
 export interface CriClientOptions {
   readonly endpoint: string;
@@ -46,11 +47,17 @@ type UnaryMethod = (
   callback: UnaryCallback,
 ) => grpc.ClientUnaryCall;
 
+type Descriptor = Parameters<typeof protoLoader.fromJSON>[0];
+
 let cachedPackage: grpc.GrpcObject | undefined;
 
 function criPackage(): grpc.GrpcObject {
   cachedPackage ??= grpc.loadPackageDefinition(
-    protoLoader.loadSync(PROTO_PATH, { keepCase: true, longs: String, defaults: true, oneofs: true }),
+    protoLoader.fromJSON(JSON.parse(readFileSync(DESCRIPTOR, "utf8")) as Descriptor, {
+      longs: String,
+      defaults: true,
+      oneofs: true,
+    }),
   );
   return cachedPackage;
 }

@@ -1,6 +1,19 @@
 import { readFileSync } from "node:fs";
-import { Agent, interceptors, request, type Dispatcher } from "undici";
+import type { Dispatcher } from "undici";
 import { ClassifiedError } from "../failure/index.ts";
+
+type Undici = typeof import("undici");
+
+let undici: Promise<Undici> | undefined;
+
+/**
+ * undici (about a hundred modules, several MB resident) loads with the first request: an agent
+ * whose images are all present and locked may never ask a registry anything.
+ */
+function loadUndici(): Promise<Undici> {
+  undici ??= import("undici");
+  return undici;
+}
 
 export interface Answer {
   readonly status: number;
@@ -82,7 +95,8 @@ export class Transport {
   }
 
   // Profiles come from configuration (hosts.toml, flags), so this map is as bounded as the config.
-  #dispatcher(tls: TlsProfile): Dispatcher {
+  async #dispatcher(tls: TlsProfile): Promise<Dispatcher> {
+    const { Agent, interceptors } = await loadUndici();
     const key = `${tls.caFiles.join("\n")}|${String(tls.skipVerify)}`;
     let agent = this.#agents.get(key);
     if (agent === undefined) {
@@ -117,6 +131,8 @@ export class Transport {
   }
 
   async send(url: string, options: SendOptions): Promise<Answer> {
+    const dispatcher = await this.#dispatcher(options.tls);
+    const { request } = await loadUndici();
     const response = await request(url, {
       method: options.method,
       headers: options.headers,
@@ -124,7 +140,7 @@ export class Transport {
       // registries do, and a resolve is nearly all HEADs.
       reset: false,
       signal: options.signal,
-      dispatcher: this.#dispatcher(options.tls),
+      dispatcher,
     });
     const ok = response.statusCode >= 200 && response.statusCode < 300;
     const declared = Number(response.headers["content-length"]);
