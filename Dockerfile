@@ -37,9 +37,9 @@ ENV NODE_ENV=production \
 # with a socket gid), run as any uid with that group as a supplemental group instead; commands
 # that do not touch the socket (plan, lock, pin, wait) run as any user.
 USER 0:0
-# Node keys its cache by its version, the V8 flags that affect code, and the uid: built here with the same Node, NODE_OPTIONS and
-# uid as the agent runs with. A process with other flags or another uid finds no entries and
-# compiles as it would without a cache.
+# Node keys its cache by its version, the V8 flags that affect code, and the uid: built here
+# with the same Node, NODE_OPTIONS and uid as the agent runs with. A process with other flags or
+# another uid finds no entries and compiles as it would without a cache.
 RUN ["/nodejs/bin/node", "/app/scripts/compile-cache.ts"]
 EXPOSE 8080
 ENTRYPOINT ["/nodejs/bin/node", "/app/bin/prepull.js"]
