@@ -8,6 +8,7 @@ const BENCHMARKS = [
   "realistic-images.ts",
   "lock-vs-skopeo.ts",
   "agent-pass.ts",
+  "scale.ts",
   "manifests-scan.ts",
 ];
 

@@ -6,15 +6,15 @@ import {
   startStatusServer,
   type AgentStatus,
   type AgentView,
+  type StatusOverview,
   type StatusServer,
 } from "../http/index.ts";
 import { watchDesiredState, type DesiredState, type ImageSetReader } from "../imageset/index.ts";
-import { entryMerger, keyOf, optedOutOf, pinEntryOf } from "./pin-entries.ts";
+import { entryMerger, optedOutOf, pinEntryOf } from "./pin-entries.ts";
 import { PinKeeper } from "./pin-keeper.ts";
 import { pullAuthFrom, type CredentialKeyring, type RegistryClient } from "../registry/index.ts";
 import {
   createDiskGuard,
-  ENTRY_STATES,
   imageFilesystemOf,
   WarmScheduler,
   type ImageRuntime,
@@ -95,8 +95,8 @@ export async function startAgent(
   parts: AgentParts,
 ): Promise<RunningAgent> {
   const { registry, keyring, logger } = parts;
-  // Gauges read the status at scrape time, so `status` may be defined below.
-  const metrics = createAgentMetrics({ status: () => status() });
+  // Gauges read the overview at scrape time, so `overview` may be defined below.
+  const metrics = createAgentMetrics({ status: () => overview() });
   const runtime = parts.connectRuntime(metrics.criObserver);
   const startedAt = new Date().toISOString();
   let desired = initial;
@@ -113,7 +113,7 @@ export async function startAgent(
     api: containerd,
     mountpoint: imageFilesystem,
     entries: () =>
-      scheduler.entries().map((entry) => ({ key: keyOf(entry.target), entry: pinEntryOf(entry, optedOut) })),
+      scheduler.entries().map((entry) => ({ key: entry.key, entry: pinEntryOf(entry, optedOut) })),
     logger,
     onPinPass: (result) => {
       metrics.pinPassed(result);
@@ -152,36 +152,40 @@ export async function startAgent(
   });
 
   const merge = entryMerger();
-  const progress = new PullProgressWatch(containerd, () =>
-    scheduler
-      .entries()
-      .filter((entry) => entry.status.state === "pulling")
-      .map((entry) => keyOf(entry.target)),
-  );
+  // The scheduler's keys are `keyOf`'s; it lists its pulls without a walk over the set.
+  const progress = new PullProgressWatch(containerd, () => scheduler.pulling());
+
+  /** Everything but the entries: what probes and gauges read, without a walk over the set. */
+  const overview = (): StatusOverview => {
+    const current = scheduler.status();
+    return {
+      warm: current.warm && current.lastPass !== null,
+      summary: current.counts,
+      runtime: { ...current.runtime, support: supportOf(current.runtime.name, current.runtime.version) },
+      pins: pins.status(),
+    };
+  };
 
   const status = (): AgentStatus => {
     const current = scheduler.status();
-    const summary = Object.fromEntries(ENTRY_STATES.map((state) => [state, 0])) as AgentStatus["summary"];
-    for (const entry of current.entries) summary[entry.state] += 1;
-    summary.total = current.entries.length;
+    const { warm, summary, runtime: runtimeStatus, pins: pinsStatus } = overview();
     return {
       node: options.nodeName,
       version: options.version,
       startedAt,
       generation: current.generation,
-      warm: current.warm && current.lastPass !== null,
+      warm,
       config: {
         files: desired.files,
         sets: desired.sets,
         emptyFiles: desired.emptyFiles,
         error: configError,
       },
-      runtime: { ...current.runtime, support: supportOf(current.runtime.name, current.runtime.version) },
+      runtime: runtimeStatus,
       lastPass: current.lastPass,
       summary,
-      pins: pins.status(),
-      entries: scheduler.entries().map(({ target, status }) => {
-        const key = keyOf(target);
+      pins: pinsStatus,
+      entries: scheduler.entries().map(({ key, status }) => {
         const pulling = status.state === "pulling" ? progress.entry(key) : null;
         return merge(status, pins.entry(key, status.imageId ?? undefined), pulling);
       }),
@@ -196,7 +200,7 @@ export async function startAgent(
     },
     readiness() {
       if (options.readyWhen === "started") return { ok: true, reason: "started" };
-      const current = status();
+      const current = { ...overview(), generation: scheduler.status().generation };
       return current.warm
         ? { ok: true, reason: `warm at generation ${current.generation}` }
         : { ok: false, reason: `not warm: ${current.summary.present}/${current.summary.total} present` };

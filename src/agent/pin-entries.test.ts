@@ -12,6 +12,7 @@ function scheduled(
   status: Partial<EntryStatus> = {},
 ): ScheduledEntry {
   return {
+    key: keyOf({ image, digest }),
     target: { image, reference: parseReference(image), digest },
     status: {
       image,

@@ -12,11 +12,14 @@ export interface AgentMetrics {
   pinPassed(result: "full" | "unchanged" | "error"): void;
 }
 
+/** The part of the status the gauges read: no entries, so a scrape costs the same at any size. */
+export type StatusOverview = Pick<AgentStatus, "warm" | "summary" | "runtime" | "pins">;
+
 /**
  * The agent's `prepull_` metrics. Gauges are read from the status at scrape time; counters and
  * histograms follow events. No label ever carries an image name, so cardinality stays bounded.
  */
-export function createAgentMetrics(source: { status(): AgentStatus }): AgentMetrics {
+export function createAgentMetrics(source: { status(): StatusOverview }): AgentMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const registers = [registry];

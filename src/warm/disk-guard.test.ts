@@ -1,7 +1,7 @@
 import { statfs } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { describe, expect, it } from "vitest";
-import { createDiskGuard } from "./disk-guard.ts";
+import { createDiskGuard, imageFilesystemOf, MOUNTPOINT_TTL_MS } from "./disk-guard.ts";
 
 describe("createDiskGuard on real filesystems", () => {
   it("blocks a pull that would cross the threshold and allows one that would not", async () => {
@@ -52,5 +52,31 @@ describe("createDiskGuard on real filesystems", () => {
     if (first.ok) expect(await first.ticket.finish()).toBeUndefined();
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain("not visible here (ENOENT)");
+  });
+});
+
+describe("imageFilesystemOf", () => {
+  it("asks the runtime once per interval, not before every pull, and again after a failed answer", async () => {
+    let calls = 0;
+    let answer: string | undefined = "/var/lib/containerd";
+    const runtime = {
+      imageFsInfo: () => {
+        calls += 1;
+        return Promise.resolve(answer === undefined ? [] : [{ mountpoint: answer, usedBytes: undefined }]);
+      },
+    };
+    let clock = 0;
+    const mountpoint = imageFilesystemOf(runtime, undefined, () => clock);
+    expect(await mountpoint()).toBe("/var/lib/containerd");
+    expect(await mountpoint()).toBe("/var/lib/containerd");
+    expect(calls).toBe(1);
+    clock += MOUNTPOINT_TTL_MS;
+    answer = undefined;
+    await expect(mountpoint()).rejects.toThrow(/no image filesystem/);
+    answer = "/data/containerd";
+    expect(await mountpoint()).toBe("/data/containerd");
+    expect(calls).toBe(3);
+    expect(await imageFilesystemOf(runtime, "/mnt/images")()).toBe("/mnt/images");
+    expect(calls).toBe(3);
   });
 });

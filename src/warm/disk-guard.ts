@@ -35,14 +35,27 @@ export const DISK_WATCH_INTERVAL_MS = 10;
 
 const percent = (ratio: number): string => `${(ratio * 100).toFixed(1)}%`;
 
+/**
+ * How long the runtime's answer to "where is the image filesystem" is kept: it moves only when
+ * the runtime is reconfigured, and asking before every pull was one more CRI call per pull.
+ */
+export const MOUNTPOINT_TTL_MS = 60_000;
+
 /** The image filesystem: `override` when configured, else the first one ImageFsInfo names. */
-export function imageFilesystemOf(runtime: ImageRuntime, override?: string): () => Promise<string> {
+export function imageFilesystemOf(
+  runtime: Pick<ImageRuntime, "imageFsInfo">,
+  override?: string,
+  now: () => number = Date.now,
+): () => Promise<string> {
+  let known: { readonly mountpoint: string; readonly at: number } | undefined;
   return async () => {
     if (override !== undefined) return override;
+    if (known !== undefined && now() - known.at < MOUNTPOINT_TTL_MS) return known.mountpoint;
     const [filesystem] = await runtime.imageFsInfo();
     if (filesystem === undefined || filesystem.mountpoint === "") {
       throw new Error("the runtime reports no image filesystem; set --image-fs-path");
     }
+    known = { mountpoint: filesystem.mountpoint, at: now() };
     return filesystem.mountpoint;
   };
 }

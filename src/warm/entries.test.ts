@@ -165,4 +165,53 @@ describe("EntryBook", () => {
     ]);
     expect(entries.apply(entryKey(b), { type: "pulling" })).toBeUndefined();
   });
+
+  it("keeps the record, its lists and its revision when an event changes nothing", () => {
+    const entries = book();
+    const a = target("reg.example/a:1", D1);
+    const b = target("reg.example/b:1");
+    entries.replace([a, b]);
+    const present = result(a.image, { outcome: "present", digest: D1, imageId: "sha256:id", pulls: [] });
+    const first = entries.apply(entryKey(a), { type: "finished", result: present });
+    const records = entries.records();
+    const statuses = entries.statuses();
+    const revision = entries.revision;
+
+    // A pass over a warm node: the entry is present again, as it was.
+    expect(entries.apply(entryKey(a), { type: "finished", result: present })).toBe(first);
+    expect(entries.apply(entryKey(a), { type: "queued" })).toBe(first);
+    expect(entries.revision).toBe(revision);
+    expect(entries.records()).toBe(records);
+    expect(entries.statuses()).toBe(statuses);
+
+    // A change makes new lists, with the unchanged record still the same object.
+    entries.apply(entryKey(b), { type: "pulling" });
+    expect(entries.revision).toBeGreaterThan(revision);
+    expect(entries.statuses()).not.toBe(statuses);
+    expect(entries.records()[0]).toBe(first);
+    expect(entries.statuses()[1]?.state).toBe("pulling");
+  });
+
+  it("counts entries by state as they move", () => {
+    const entries = book();
+    const a = target("reg.example/a:1");
+    const b = target("reg.example/b:1");
+    const c = target("reg.example/c:1");
+    entries.replace([a, b, c]);
+    expect(entries.counts()).toMatchObject({ pending: 3, present: 0, total: 3 });
+    entries.apply(entryKey(a), { type: "finished", result: result(a.image, { outcome: "pulled" }) });
+    entries.apply(entryKey(b), { type: "pulling" });
+    entries.apply(entryKey(c), { type: "finished", result: result(c.image, { outcome: "failed" }) });
+    expect(entries.counts()).toEqual({
+      pending: 0,
+      pulling: 1,
+      present: 1,
+      failed: 1,
+      blocked: 0,
+      drifted: 0,
+      total: 3,
+    });
+    entries.replace([a]);
+    expect(entries.counts()).toMatchObject({ present: 1, pulling: 0, failed: 0, total: 1 });
+  });
 });

@@ -1,7 +1,7 @@
 import { backoffDelay, DEFAULT_RETRY, type BackoffPolicy, type RetryPolicies } from "./backoff.ts";
 import type { EntryResult } from "./execute.ts";
 import type { WarmTarget } from "./plan.ts";
-import type { EntryStatus } from "./state.ts";
+import { ENTRY_STATES, type EntryState, type EntryStatus } from "./state.ts";
 
 /** Where time comes from; tests use fake timers, which replace `Date.now`. */
 export interface Clock {
@@ -68,11 +68,15 @@ export function isDue(entry: EntryRecord, now: number): boolean {
  * retry from the policy of what went wrong: drift has its own pace, every failure kind its own.
  */
 export function transition(entry: EntryRecord, event: EntryEvent, context: TransitionContext): EntryRecord {
-  const update = (changes: Partial<EntryStatus>, retryAt = entry.retryAt): EntryRecord => ({
-    ...entry,
-    retryAt,
-    status: { ...entry.status, ...changes },
-  });
+  // An event that changes nothing keeps the record, so every pass over a warm set does not
+  // make a new one per entry (and readers can tell "unchanged" by identity).
+  const update = (changes: Partial<EntryStatus>, retryAt = entry.retryAt): EntryRecord =>
+    retryAt === entry.retryAt &&
+    (Object.keys(changes) as Array<keyof EntryStatus>).every((field) =>
+      Object.is(entry.status[field], changes[field]),
+    )
+      ? entry
+      : { ...entry, retryAt, status: { ...entry.status, ...changes } };
   if (event.type === "queued") return entry.status.state === "present" ? entry : update({ state: "pending" });
   if (event.type === "pulling") return update({ state: "pulling" });
 
@@ -112,17 +116,37 @@ export function transition(entry: EntryRecord, event: EntryEvent, context: Trans
   );
 }
 
-/** The desired set's entries, in declaration order, moved through `transition` by one clock. */
+/** How many entries are in each state, and in all. */
+export type StateCounts = Readonly<Record<EntryState | "total", number>>;
+
+interface BookViews {
+  readonly records: readonly EntryRecord[];
+  readonly statuses: readonly EntryStatus[];
+  readonly counts: StateCounts;
+}
+
+/**
+ * The desired set's entries, in declaration order, moved through `transition` by one clock.
+ * Reads are cheap at any size: the lists and counts are made once per change of the book, and an
+ * event that changes nothing is no change.
+ */
 export class EntryBook {
   readonly #clock: Clock;
   readonly #retry: RetryPolicies;
   readonly #random: () => number;
   #entries = new Map<string, EntryRecord>();
+  #revision = 0;
+  #views: BookViews | undefined;
 
   constructor(options: { clock?: Clock; retry?: RetryPolicies; random?: () => number } = {}) {
     this.#clock = options.clock ?? systemClock;
     this.#retry = options.retry ?? DEFAULT_RETRY;
     this.#random = options.random ?? Math.random;
+  }
+
+  /** Grows by one whenever an entry changed, came or left. */
+  get revision(): number {
+    return this.#revision;
   }
 
   /** Takes a new desired set; entries that stay keep their state. Returns the keys that left. */
@@ -134,6 +158,7 @@ export class EntryBook {
     }
     const left = [...this.#entries.keys()].filter((key) => !next.has(key));
     this.#entries = next;
+    this.#changed();
     return left;
   }
 
@@ -146,7 +171,10 @@ export class EntryBook {
       retry: this.#retry,
       random: this.#random,
     });
-    this.#entries.set(key, next);
+    if (next !== entry) {
+      this.#entries.set(key, next);
+      this.#changed();
+    }
     return next;
   }
 
@@ -154,8 +182,9 @@ export class EntryBook {
     return this.#entries.get(key);
   }
 
-  records(): EntryRecord[] {
-    return [...this.#entries.values()];
+  /** The same array until the book changes. */
+  records(): readonly EntryRecord[] {
+    return this.#current().records;
   }
 
   isDue(key: string): boolean {
@@ -174,7 +203,30 @@ export class EntryBook {
     return next;
   }
 
-  statuses(): EntryStatus[] {
-    return this.records().map((entry) => entry.status);
+  /** The same array until the book changes. */
+  statuses(): readonly EntryStatus[] {
+    return this.#current().statuses;
+  }
+
+  counts(): StateCounts {
+    return this.#current().counts;
+  }
+
+  #changed(): void {
+    this.#revision += 1;
+    this.#views = undefined;
+  }
+
+  #current(): BookViews {
+    if (this.#views !== undefined) return this.#views;
+    const records = [...this.#entries.values()];
+    const counts = Object.fromEntries(ENTRY_STATES.map((state) => [state, 0])) as Record<EntryState, number>;
+    for (const { status } of records) counts[status.state] += 1;
+    this.#views = {
+      records,
+      statuses: records.map((entry) => entry.status),
+      counts: { ...counts, total: records.length },
+    };
+    return this.#views;
   }
 }

@@ -27,8 +27,11 @@ export interface PassEntry {
 }
 
 export interface PassHooks {
-  /** The entry needs pulls and waits for a slot (its size is looked up meanwhile). */
-  onQueued?(target: WarmTarget): void;
+  /**
+   * The entry needs pulls and waits for a slot (its size is looked up meanwhile). A signal
+   * returned here cancels the entry's work in place of the entry's own.
+   */
+  onQueued?(target: WarmTarget): AbortSignal | undefined;
   /** The entry got a pull slot. */
   onPulling?(target: WarmTarget): void;
   /** The entry's work ended; not called for cancelled entries. */
@@ -72,11 +75,11 @@ export async function startWarmPass(
       hooks.onResult?.(result, entry.target);
       work.push(Promise.resolve(result));
     } else if (entry.mayPull !== false) {
-      hooks.onQueued?.(entry.target);
-      const done = warmEntry(plan, inventory, entry.signal, deps, hooks)
+      const signal = hooks.onQueued?.(entry.target) ?? entry.signal;
+      const done = warmEntry(plan, inventory, signal, deps, hooks)
         .catch((error: unknown) => unfinished(plan, "failed", "runtime", reasonOf(error)))
         .then((result) => {
-          if (entry.signal?.aborted !== true) hooks.onResult?.(result, entry.target);
+          if (signal?.aborted !== true) hooks.onResult?.(result, entry.target);
           return result;
         });
       work.push(done);

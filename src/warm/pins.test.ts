@@ -148,6 +148,26 @@ describe("planPins", () => {
     expect(() => planPins([], [], Number.NaN)).toThrow(/budget/);
   });
 
+  it("charges an image once however many entries name it, and pins each of their names", () => {
+    // One repository, thousands of tags of one image: every entry is a name of the same record.
+    const id = `sha256:${"e".repeat(64)}`;
+    const tags = Array.from({ length: 5_000 }, (_, i) => `reg.io/many:t${String(i)}`);
+    const owned = tags.slice(0, 2_500);
+    const image: PinInventoryImage = { id, names: [...tags, id], pinnedNames: owned, ownedNames: owned };
+    const entries = tags.map((tag) => ({ image: tag, names: [tag], imageId: id, size: MB, pin: true }));
+    const plan = planPins(entries, [image], 2 * MB);
+    expect(plan.pinnedBytes).toBe(MB);
+    expect(plan.pin).toEqual(tags.slice(2_500));
+    expect(plan.unpin).toEqual([]);
+    expect(plan.entries.every((pin) => pin.reason === "pinned")).toBe(true);
+    const optedOut = planPins(
+      entries.map((e, i) => ({ ...e, pin: i % 2 === 0 })),
+      [image],
+      2 * MB,
+    );
+    expect(optedOut.unpin).toEqual(owned.filter((_, i) => i % 2 === 1));
+  });
+
   it("holds its invariants for any set, inventory and budget", () => {
     const repos = ["a", "b", "c", "d"];
     const names = fc.subarray<Name>(["tag", "digest"]);

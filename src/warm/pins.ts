@@ -81,8 +81,30 @@ interface ImageDecision {
   readonly pinned: boolean;
 }
 
-function pinnedElsewhere(image: PinInventoryImage): boolean {
-  return image.pinnedNames.some((name) => !image.ownedNames.includes(name));
+/**
+ * An inventory image with its names as sets: one image may carry thousands of names (every tag
+ * of a repository), and the plan asks about each of them.
+ */
+interface IndexedImage {
+  readonly id: string;
+  readonly names: readonly string[];
+  readonly has: ReadonlySet<string>;
+  readonly pinned: ReadonlySet<string>;
+  readonly owned: ReadonlySet<string>;
+  /** A name carries the pin label without prepull's mark: someone else pinned the image. */
+  readonly pinnedElsewhere: boolean;
+}
+
+function indexed(image: PinInventoryImage): IndexedImage {
+  const owned = new Set(image.ownedNames);
+  return {
+    id: image.id,
+    names: image.names,
+    has: new Set(image.names),
+    pinned: new Set(image.pinnedNames),
+    owned,
+    pinnedElsewhere: image.pinnedNames.some((name) => !owned.has(name)),
+  };
 }
 
 /**
@@ -100,7 +122,8 @@ export function planPins(
 ): PinPlan {
   if (!(budgetBytes >= 0))
     throw new RangeError(`pin budget must be a number of bytes ≥ 0, got ${budgetBytes}`);
-  const byId = new Map(images.map((image) => [image.id, image]));
+  const all = images.map(indexed);
+  const byId = new Map(all.map((image) => [image.id, image]));
   const decided = new Map<string, ImageDecision>();
   const wanted = new Set<string>();
   let pinnedBytes = 0;
@@ -111,7 +134,7 @@ export function planPins(
     let decision = decided.get(image.id);
     if (decision === undefined) {
       const size = entry.size ?? Number.POSITIVE_INFINITY;
-      if (pinnedElsewhere(image)) {
+      if (image.pinnedElsewhere) {
         decision = { reason: "pinned-elsewhere", pinned: true };
       } else if (pinnedBytes + size <= budgetBytes) {
         pinnedBytes += size;
@@ -122,7 +145,7 @@ export function planPins(
       decided.set(image.id, decision);
     }
     // Names of a pinned-elsewhere image stay wanted, so pins prepull already holds there stay.
-    if (decision.pinned) for (const name of entry.names) if (image.names.includes(name)) wanted.add(name);
+    if (decision.pinned) for (const name of entry.names) if (image.has.has(name)) wanted.add(name);
   }
 
   const statuses = entries.map((entry): EntryPin => {
@@ -131,17 +154,17 @@ export function planPins(
     const decision = decided.get(image.id);
     if (entry.pin && decision !== undefined) return { image: entry.image, ...decision };
     // Opted out: the image may still be pinned, by someone else or for another entry sharing it.
-    if (pinnedElsewhere(image)) return { image: entry.image, pinned: true, reason: "pinned-elsewhere" };
+    if (image.pinnedElsewhere) return { image: entry.image, pinned: true, reason: "pinned-elsewhere" };
     return { image: entry.image, pinned: decision?.pinned ?? false, reason: "opted-out" };
   });
 
   const pin: string[] = [];
   const unpin: string[] = [];
-  for (const image of images) {
+  for (const image of all) {
     const elsewhere = decided.get(image.id)?.reason === "pinned-elsewhere";
     for (const name of image.names) {
-      const labelled = image.pinnedNames.includes(name);
-      const owned = image.ownedNames.includes(name);
+      const labelled = image.pinned.has(name);
+      const owned = image.owned.has(name);
       if (!wanted.has(name)) {
         if (owned) unpin.push(name);
       } else if (!labelled && !elsewhere) {

@@ -1,7 +1,14 @@
 import PQueue from "p-queue";
 import { spreadDelay, type RetryPolicies } from "./backoff.ts";
 import type { DiskGuard } from "./disk-guard.ts";
-import { EntryBook, entryKey, systemClock, type Clock, type EntryEvent } from "./entries.ts";
+import {
+  EntryBook,
+  entryKey,
+  systemClock,
+  type Clock,
+  type EntryEvent,
+  type StateCounts,
+} from "./entries.ts";
 import type { EntryResult, TagResolver } from "./execute.ts";
 import { startWarmPass, type PassHooks, type SizeLookup, type StartedPass } from "./pass.ts";
 import { PassTrigger } from "./pass-trigger.ts";
@@ -44,6 +51,8 @@ export interface SettledPass {
 
 /** One entry of the desired set: what it asks for, and where it stands. */
 export interface ScheduledEntry {
+  /** `entryKey(target)`, made once. */
+  readonly key: string;
   readonly target: WarmTarget;
   readonly status: EntryStatus;
 }
@@ -51,7 +60,9 @@ export interface ScheduledEntry {
 export interface WarmStatus {
   readonly generation: string;
   readonly warm: boolean;
-  readonly entries: EntryStatus[];
+  /** The same array while no entry changed. */
+  readonly entries: readonly EntryStatus[];
+  readonly counts: StateCounts;
   readonly runtime: RuntimeStatus;
   readonly lastPass: { readonly at: string; readonly seconds: number } | null;
 }
@@ -81,6 +92,8 @@ export class WarmScheduler {
   #notBefore = 0;
   #started = false;
   #lastPass: { at: number; seconds: number } | undefined;
+  /** When the trigger's timer runs the next pass. */
+  #nextPassAt = Infinity;
 
   constructor(options: WarmSchedulerOptions) {
     this.#options = options;
@@ -96,7 +109,7 @@ export class WarmScheduler {
       () => this.#pass(),
       (error) => {
         options.logger?.error({ err: error }, "warm pass failed unexpectedly");
-        this.#trigger.after(options.resyncMs);
+        this.#passIn(options.resyncMs);
       },
     );
   }
@@ -149,20 +162,26 @@ export class WarmScheduler {
   }
 
   status(): WarmStatus {
-    const entries = this.#book.statuses();
+    const counts = this.#book.counts();
     const last = this.#lastPass;
     return {
       generation: this.#generation,
-      warm: entries.every((entry) => entry.state === "present"),
-      entries,
+      warm: counts.present === counts.total,
+      entries: this.#book.statuses(),
+      counts,
       runtime: this.#health.status(),
       lastPass: last === undefined ? null : { at: new Date(last.at).toISOString(), seconds: last.seconds },
     };
   }
 
-  /** The desired entries in set order, with their status. */
-  entries(): ScheduledEntry[] {
-    return this.#book.records().map(({ target, status }) => ({ target, status }));
+  /** The desired entries in set order, with their status; the same array while none changed. */
+  entries(): readonly ScheduledEntry[] {
+    return this.#book.records();
+  }
+
+  /** Keys (`entryKey`) of the entries that hold a pull slot now. */
+  pulling(): string[] {
+    return [...this.#jobs].filter(([, job]) => job.pulling).map(([key]) => key);
   }
 
   /** Healthy unless the runtime has been unreachable for longer than the grace period. */
@@ -177,28 +196,30 @@ export class WarmScheduler {
       .map((entry) => entry.key)
       .filter((key) => !this.#jobs.has(key));
     const retryAt = this.#book.nextRetryAt(idle);
-    this.#trigger.after(Math.min(this.#options.resyncMs, (retryAt ?? Infinity) - now));
+    this.#passIn(Math.min(this.#options.resyncMs, (retryAt ?? Infinity) - now));
+  }
+
+  #passIn(delayMs: number): void {
+    this.#nextPassAt = this.#clock.now() + delayMs;
+    this.#trigger.after(delayMs);
   }
 
   async #pass(): Promise<void> {
     const now = this.#clock.now();
     if (now < this.#notBefore) {
-      this.#trigger.after(this.#notBefore - now);
+      this.#passIn(this.#notBefore - now);
       return;
     }
     const started = performance.now();
     const idle = this.#book.records().filter((entry) => !this.#jobs.has(entry.key));
     const quiet = this.#jobs.size === 0;
-    const controllers = new Map(idle.map((entry) => [entry.key, new AbortController()]));
+    // Made when an entry is queued: a pass over a warm set makes none.
+    const controllers = new Map<string, AbortController>();
     let work: Promise<EntryResult[]>;
     let pass: StartedPass;
     try {
       pass = await startWarmPass(
-        idle.map((entry) => ({
-          target: entry.target,
-          signal: controllers.get(entry.key)?.signal,
-          mayPull: this.#book.isDue(entry.key),
-        })),
+        idle.map((entry) => ({ target: entry.target, mayPull: this.#book.isDue(entry.key) })),
         { ...this.#options, slots: this.#slots },
         this.#hooks(controllers),
       );
@@ -227,16 +248,17 @@ export class WarmScheduler {
     this.#scheduleNext();
   }
 
-  #hooks(controllers: ReadonlyMap<string, AbortController>): PassHooks {
+  #hooks(controllers: Map<string, AbortController>): PassHooks {
     return {
       onQueued: (target) => {
         const key = entryKey(target);
-        const controller = controllers.get(key);
-        if (controller === undefined) return;
+        const controller = new AbortController();
+        controllers.set(key, controller);
         // The set may have changed while the inventory was read.
         if (this.#book.get(key) === undefined) controller.abort(new Error("the entry left the desired set"));
         else this.#jobs.set(key, { controller, pulling: false });
         this.#apply(key, { type: "queued" });
+        return controller.signal;
       },
       onPulling: (target) => {
         const key = entryKey(target);
@@ -246,7 +268,9 @@ export class WarmScheduler {
       },
       onResult: (result, target) => {
         const key = entryKey(target);
-        if (this.#jobs.get(key)?.controller === controllers.get(key)) this.#jobs.delete(key);
+        const controller = controllers.get(key);
+        if (controller !== undefined && this.#jobs.get(key)?.controller === controller)
+          this.#jobs.delete(key);
         this.#finished(key, result);
       },
     };
@@ -260,7 +284,8 @@ export class WarmScheduler {
     logFinished(this.#options.logger, entry, result.seconds, this.#clock.now());
     if (entry.status.state === "present") return;
     if (result.errorKind === "unavailable") this.#runtimeFailed(new Error(result.message));
-    else this.#scheduleNext();
+    // Only an earlier retry moves the next pass: one failure does not scan the whole set.
+    else if (entry.retryAt < this.#nextPassAt) this.#passIn(entry.retryAt - this.#clock.now());
   }
 
   #apply(key: string, event: EntryEvent) {
@@ -293,6 +318,6 @@ export class WarmScheduler {
         "container runtime unreachable",
       );
     }
-    this.#trigger.after(retryInMs);
+    this.#passIn(retryInMs);
   }
 }
