@@ -146,8 +146,8 @@ export async function startAgent(
     authFor: pullAuthFrom(keyring),
     logger,
     events: metrics.events,
-    onPassSettled: ({ images }) => {
-      pins.request(images);
+    onPassSettled: ({ images, pullsRunning }) => {
+      pins.request(images, { pullsRunning });
     },
   });
 

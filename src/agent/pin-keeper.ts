@@ -19,14 +19,22 @@ export interface PinKeeperOptions {
   readonly logger: WarmLogger;
   /** Told after each pin pass: `full` read containerd's records, `unchanged` had nothing to do. */
   readonly onPinPass?: (result: PinPassResult) => void;
-  /** A settled pin pass is repeated at least this often, to repair what the inputs cannot show. */
-  readonly fullPassEveryMs?: number;
 }
 
 export type PinPassResult = "full" | "unchanged" | "error";
 
-/** Ten minutes: a pin dropped from some of an image's names (CRI still shows it pinned) or a hand edit of prepull's owner label lasts no longer. */
+/**
+ * A pin dropped from some of an image's names (CRI still shows the image pinned) or a hand edit
+ * of prepull's owner label lasts no longer than this.
+ */
 const FULL_PASS_EVERY_MS = 10 * 60_000;
+
+/**
+ * Labelling thousands of names while a large set warms slows its pulls by a fifth (bench/scale.ts):
+ * pins wait for the warm to end, as new images are the last kubelet's GC would pick anyway. A warm
+ * that never ends (a pull that keeps failing) still gets a pin pass this often.
+ */
+const DEFER_FOR_PULLS_MS = 10 * 60_000;
 
 export type PinsStatus = AgentStatus["pins"];
 export type EntryPinView = Pick<AgentStatus["entries"][number], "pinned" | "pinReason">;
@@ -44,7 +52,7 @@ const messageOf = (error: unknown): string => (error instanceof Error ? error.me
  * Pin passes never overlap; one requested while another runs follows it, with a fresh inventory.
  * The capability is probed once the runtime answers, and again while it has not answered.
  * At rest a pin pass costs one digest: when the images, entries and budget are those of the
- * last settled pass, containerd's records are not read again (for up to `fullPassEveryMs`).
+ * last settled pass, containerd's records are not read again (for up to FULL_PASS_EVERY_MS).
  */
 export class PinKeeper {
   readonly #options: PinKeeperOptions;
@@ -61,15 +69,20 @@ export class PinKeeper {
   #again = false;
   /** The inputs of the last full pin pass that found nothing to change, and when it ran. */
   #settled: { readonly digest: string; readonly at: number } | undefined;
+  #lastStartedAt = performance.now();
 
   constructor(options: PinKeeperOptions) {
     this.#options = options;
     this.#capability = options.enabled ? PROBING : OFF;
   }
 
-  /** Asks for a pin pass; `images` is a ListImages answer that is still current, if there is one. */
-  request(images?: readonly RuntimeImage[]): void {
+  /**
+   * Asks for a pin pass; `images` is a ListImages answer that is still current, if there is one.
+   * With `pullsRunning` it is put off (see DEFER_FOR_PULLS_MS): the pass that settles last asks again.
+   */
+  request(images?: readonly RuntimeImage[], { pullsRunning = false } = {}): void {
     if (!this.#options.enabled) return;
+    if (pullsRunning && performance.now() - this.#lastStartedAt < DEFER_FOR_PULLS_MS) return;
     if (this.#running !== undefined) {
       this.#again = true;
       return;
@@ -115,6 +128,7 @@ export class PinKeeper {
     let current = images;
     for (;;) {
       this.#again = false;
+      this.#lastStartedAt = performance.now();
       try {
         const result = await this.#pass(current);
         if (result !== undefined) this.#options.onPinPass?.(result);
@@ -184,8 +198,7 @@ export class PinKeeper {
     const inventory = images ?? (await runtime.listImages());
     const digest = pinInputsDigest(inventory, keyed, budget);
     const now = performance.now();
-    const fullPassEveryMs = this.#options.fullPassEveryMs ?? FULL_PASS_EVERY_MS;
-    if (this.#settled?.digest === digest && now - this.#settled.at < fullPassEveryMs) return "unchanged";
+    if (this.#settled?.digest === digest && now - this.#settled.at < FULL_PASS_EVERY_MS) return "unchanged";
 
     const entries = keyed.map(({ entry }) => entry);
     const { plan, outcome } = await syncPins(api, inventory, entries, budget);

@@ -47,6 +47,8 @@ export interface SettledPass {
    * was in flight when it read them and it pulled nothing. `undefined` otherwise.
    */
   readonly images: readonly RuntimeImage[] | undefined;
+  /** Entries of other passes still wait for or hold a pull slot. */
+  readonly pullsRunning: boolean;
 }
 
 /** One entry of the desired set: what it asks for, and where it stands. */
@@ -233,7 +235,10 @@ export class WarmScheduler {
     const tracked = work
       .then((results) => {
         const pulled = results.some((result) => result.pulls.length > 0);
-        this.#options.onPassSettled?.({ images: quiet && !pulled ? pass.images : undefined });
+        this.#options.onPassSettled?.({
+          images: quiet && !pulled ? pass.images : undefined,
+          pullsRunning: this.#jobs.size > 0,
+        });
       })
       .catch((error: unknown) => {
         this.#options.logger?.error({ err: error }, "warm job failed unexpectedly");

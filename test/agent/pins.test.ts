@@ -16,6 +16,7 @@ import type { ImageRuntime } from "../../src/warm/index.ts";
 import {
   pushImage,
   startContainerd,
+  startFaultProxy,
   startRegistry,
   type ContainerdInstance,
   type PushedImage,
@@ -236,6 +237,45 @@ describe(
       expect(await passes("full")).toBeGreaterThan(fullBefore);
       expect(await criPinned(a, true)).toBe(true);
       for (const name of namesOf(a)) expect(await labelsOf(name)).toEqual(OURS);
+    });
+
+    it("pins once the warm's pulls have ended, not while they run", async () => {
+      const [fast, slow] = await Promise.all([
+        image("agent-pins/during-fast"),
+        image("agent-pins/during-slow", 5 * 1024 * 1024),
+      ]);
+      // The slow image's blobs at 1 MiB/s: its pull runs for about five seconds.
+      const proxy = await startFaultProxy(registry, ({ path }) =>
+        path.includes("/blobs/") ? { throttleBytesPerSecond: 1024 * 1024 } : "pass",
+      );
+      try {
+        const repository = slow.repository.replace(registry.host, proxy.host);
+        const throttled = { ...slow, repository, reference: `${repository}:1` };
+        const { agent } = await agentFor([{ image: fast }, { image: throttled }]);
+        const pulling = await agent.waitFor(
+          (s) => entryOf(s, fast)?.state === "present" && entryOf(s, throttled)?.state === "pulling",
+          "the fast entry present while the slow one pulls",
+        );
+        // Passes every second settle meanwhile; none of them may start a pin pass.
+        const later = await agent.waitFor(
+          (s) =>
+            s.lastPass !== null &&
+            s.lastPass.at > (pulling.lastPass?.at ?? "") &&
+            entryOf(s, throttled)?.state === "pulling",
+          "another pass while the slow entry pulls",
+        );
+        expect(entryOf(later, fast)).toMatchObject({ pinned: null });
+        for (const name of namesOf(fast)) expect(await labelsOf(name)).not.toHaveProperty(PIN_LABEL);
+
+        const settled = await agent.waitFor(pinsSettled, "warm with pins decided", 60_000);
+        if (pinsWork) {
+          expect(entryOf(settled, fast)).toMatchObject({ pinned: true, pinReason: "pinned" });
+          expect(entryOf(settled, throttled)).toMatchObject({ pinned: true, pinReason: "pinned" });
+          for (const name of namesOf(fast)) expect(await labelsOf(name)).toEqual(OURS);
+        }
+      } finally {
+        await proxy.close();
+      }
     });
 
     it("respects pin: false, and keeps the entry warm", async () => {
