@@ -16,7 +16,7 @@ import type { ImageRuntime } from "../../src/warm/index.ts";
 import {
   pushImage,
   startContainerd,
-  startFaultProxy,
+  startThrottledBlobProxy,
   startRegistry,
   type ContainerdInstance,
   type PushedImage,
@@ -245,9 +245,7 @@ describe(
         image("agent-pins/during-slow", 5 * 1024 * 1024),
       ]);
       // The slow image's blobs at 1 MiB/s: its pull runs for about five seconds.
-      const proxy = await startFaultProxy(registry, ({ path }) =>
-        path.includes("/blobs/") ? { throttleBytesPerSecond: 1024 * 1024 } : "pass",
-      );
+      const proxy = await startThrottledBlobProxy(registry, 1024 * 1024);
       try {
         const repository = slow.repository.replace(registry.host, proxy.host);
         const throttled = { ...slow, repository, reference: `${repository}:1` };

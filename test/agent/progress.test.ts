@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   pushImage,
   startContainerd,
-  startFaultProxy,
+  startThrottledBlobProxy,
   startRegistry,
   type ContainerdInstance,
   type FaultServer,
@@ -22,9 +22,7 @@ let volume: ConfigMapVolume | undefined;
 beforeAll(async () => {
   [containerd, registry] = await Promise.all([startContainerd(), startRegistry()]);
   // Blobs at 1 MiB/s: a pull of a few MiB runs long enough for several progress readings.
-  slow = await startFaultProxy(registry, ({ path }) =>
-    path.includes("/blobs/") ? { throttleBytesPerSecond: MiB } : "pass",
-  );
+  slow = await startThrottledBlobProxy(registry, MiB);
 });
 
 afterAll(async () => {

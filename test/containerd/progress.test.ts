@@ -13,7 +13,7 @@ import type { ImageRuntime } from "../../src/warm/index.ts";
 import {
   pushImage,
   startContainerd,
-  startFaultProxy,
+  startThrottledBlobProxy,
   startRegistry,
   type ContainerdInstance,
   type FaultServer,
@@ -36,9 +36,7 @@ let api: ContainerdApi;
 
 beforeAll(async () => {
   [containerd, registry] = await Promise.all([startContainerd(), startRegistry()]);
-  slow = await startFaultProxy(registry, ({ path }) =>
-    path.includes("/blobs/") ? { throttleBytesPerSecond: BYTES_PER_SECOND } : "pass",
-  );
+  slow = await startThrottledBlobProxy(registry, BYTES_PER_SECOND);
   cri = createCriClient({ endpoint: containerd.endpoint });
   api = createContainerdClient({ endpoint: containerd.endpoint });
 });

@@ -137,3 +137,13 @@ export async function startFaultProxy(
     close: closer(server, sockets),
   };
 }
+
+/** A proxy that serves the registry's blobs at `bytesPerSecond` and everything else at once: a slow pull. */
+export function startThrottledBlobProxy(
+  target: RegistryInstance,
+  bytesPerSecond: number,
+): Promise<FaultServer> {
+  return startFaultProxy(target, ({ path }) =>
+    path.includes("/blobs/") ? { throttleBytesPerSecond: bytesPerSecond } : "pass",
+  );
+}

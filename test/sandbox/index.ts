@@ -9,7 +9,13 @@ export {
   type LayerSpec,
   type PushedImage,
 } from "./images.ts";
-export { startFaultProxy, startHangingServer, type FaultBehaviour, type FaultServer } from "./faults.ts";
+export {
+  startFaultProxy,
+  startHangingServer,
+  startThrottledBlobProxy,
+  type FaultBehaviour,
+  type FaultServer,
+} from "./faults.ts";
 export { generateCertificates, type GeneratedCertificates } from "./tls.ts";
 export {
   DEFAULT_RUNTIME,
