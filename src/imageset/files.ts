@@ -44,6 +44,39 @@ function checkCount(listed: readonly ListedFile[], paths: readonly string[], lim
   }
 }
 
+/** Times a directory is listed again when its `..data` moved while its files were statted. */
+const SWAP_RETRIES = 3;
+
+/**
+ * The set files directly in `dir`. Their versions carry the volume's `..data` target, read before
+ * and after the stats: when kubelet swapped it in between, the listing is made again, so a
+ * version never pairs one swap's target with the other's files (that would parse twice).
+ */
+async function listDirectory(dir: string, limit: number): Promise<ListedFile[]> {
+  for (let attempt = 1; ; attempt += 1) {
+    const volume = await volumeVersion(dir);
+    // Dot entries are ConfigMap plumbing (`..data`, `..2026_…`); the keys link through them.
+    const names = (await readdir(dir)).filter((name) => !name.startsWith(".") && SET_FILE.test(name)).sort();
+    const listed: ListedFile[] = [];
+    for (const name of names) {
+      const file = join(dir, name);
+      let entry;
+      try {
+        entry = await stat(file, { bigint: true });
+      } catch (error) {
+        // A key removed from a ConfigMap dangles for a moment while kubelet swaps `..data`.
+        if ((error as NodeJS.ErrnoException).code === "ENOENT") continue;
+        throw new ImageSetError(file, fileProblem(error));
+      }
+      if (entry.isDirectory()) continue;
+      listed.push({ file, version: versionOf(entry, volume), size: Number(entry.size) });
+      // One over the limit is enough for the caller to refuse the load.
+      if (listed.length > limit) return listed;
+    }
+    if (attempt === SWAP_RETRIES || (await volumeVersion(dir)) === volume) return listed;
+  }
+}
+
 /**
  * Every ImageSet file `paths` name (a file itself, or the set files directly in a directory),
  * with a version string for each: a few stats per poll, so unchanged sets cost no reading.
@@ -60,23 +93,8 @@ export async function listImageSetFiles(
       checkCount(listed, paths, limits.files);
       continue;
     }
-    const volume = await volumeVersion(path);
-    // Dot entries are ConfigMap plumbing (`..data`, `..2026_…`); the keys link through them.
-    const names = (await readdir(path)).filter((name) => !name.startsWith(".") && SET_FILE.test(name)).sort();
-    for (const name of names) {
-      const file = join(path, name);
-      let entry;
-      try {
-        entry = await stat(file, { bigint: true });
-      } catch (error) {
-        // A key removed from a ConfigMap dangles for a moment while kubelet swaps `..data`.
-        if ((error as NodeJS.ErrnoException).code === "ENOENT") continue;
-        throw new ImageSetError(file, fileProblem(error));
-      }
-      if (entry.isDirectory()) continue;
-      listed.push({ file, version: versionOf(entry, volume), size: Number(entry.size) });
-      checkCount(listed, paths, limits.files);
-    }
+    listed.push(...(await listDirectory(path, limits.files - listed.length)));
+    checkCount(listed, paths, limits.files);
   }
   const total = listed.reduce((sum, file) => sum + file.size, 0);
   if (total > limits.totalBytes) {
