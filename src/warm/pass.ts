@@ -5,6 +5,8 @@ import type { DiskAdmission, DiskGuard, DiskTicket } from "./disk-guard.ts";
 import { executeEntryPlan, type EntryResult, type WarmDependencies } from "./execute.ts";
 import { ImageInventory } from "./inventory.ts";
 import type { RuntimeImage } from "./ports.ts";
+import { reasonOf } from "./reason.ts";
+import { undoOverfill, undoRefused } from "./undo.ts";
 import { digestName, effectiveTag, planEntry, tagName, type EntryPlan, type WarmTarget } from "./plan.ts";
 
 /** Compressed bytes the node's platform pulls for a reference (registry answer), if known. */
@@ -126,9 +128,9 @@ async function warmEntry(
     const stopped = ticket?.signal.aborted === true;
     const overfilled = await ticket?.finish();
     if (overfilled === undefined || cancelled()) {
-      return outcome.errorKind === "unsupported" ? undoRefused(outcome, inventory, deps) : outcome;
+      return outcome.errorKind === "unsupported" ? undoRefused(outcome, inventory, deps.runtime) : outcome;
     }
-    return undoOverfill(outcome, { message: overfilled, stopped }, inventory, deps);
+    return undoOverfill(outcome, { message: overfilled, stopped }, inventory, deps.runtime);
   });
   return result;
 }
@@ -151,84 +153,6 @@ async function lookupSize(
     // The size only sharpens the guard; the pull itself reports registry trouble.
     return undefined;
   }
-}
-
-/**
- * The filesystem crossed the threshold during the pull. Whatever the pull left behind is removed
- * again when it is new to the node: a pull that ended between two readings, or one the runtime
- * finished recording as the cancel arrived (see `removeIfNew`). A drift is reported as it is (it
- * says more).
- */
-async function undoOverfill(
-  outcome: EntryResult,
-  overfill: { readonly message: string; readonly stopped: boolean },
-  inventory: ImageInventory,
-  deps: PassDependencies,
-): Promise<EntryResult> {
-  if (outcome.outcome === "drifted") return outcome;
-  const { message, stopped } = overfill;
-  const lastPull = outcome.pulls.at(-1);
-  let removed: boolean;
-  try {
-    removed = await removeIfNew(lastPull, inventory, deps);
-  } catch (error) {
-    return { ...outcome, ...blocked(`${message}; removing what the pull left failed: ${reasonOf(error)}`) };
-  }
-  if (stopped) {
-    return {
-      ...outcome,
-      ...blocked(`${message}; the pull was stopped${removed ? " and its image removed" : ""}`),
-    };
-  }
-  if (outcome.outcome === "failed") {
-    return { ...outcome, ...blocked(`${message}; the pull failed: ${outcome.message ?? "unknown error"}`) };
-  }
-  return removed ? { ...outcome, ...blocked(`${message}; the image was removed again`) } : outcome;
-}
-
-/**
- * containerd 1.6 and 1.7 keep a record of an artifact they refused to unpack, under the names
- * pulled: the next pass (and kubelet's ImageStatus) would take it for present. What the refused
- * pulls left is removed again when it is new to the node, as after an overfill.
- */
-async function undoRefused(
-  outcome: EntryResult,
-  inventory: ImageInventory,
-  deps: PassDependencies,
-): Promise<EntryResult> {
-  try {
-    for (const pulled of outcome.pulls) await removeIfNew(pulled, inventory, deps);
-    return outcome;
-  } catch (error) {
-    return {
-      ...outcome,
-      message: `${outcome.message ?? ""}; removing what the pull left failed: ${reasonOf(error)}`,
-    };
-  }
-}
-
-/**
- * Removes the image `name` names if its id is in no image of the inventory taken before the pull.
- * CRI RemoveImage removes every name of an image id, so an id the node already had is kept.
- */
-async function removeIfNew(
-  name: string | undefined,
-  inventory: ImageInventory,
-  deps: PassDependencies,
-): Promise<boolean> {
-  const left = name === undefined ? undefined : await deps.runtime.imageStatus(name);
-  if (left === undefined || inventory.images.some((image) => image.id === left.id)) return false;
-  await deps.runtime.removeImage(left.id);
-  return true;
-}
-
-function blocked(message: string): Pick<EntryResult, "outcome" | "errorKind" | "message"> {
-  return { outcome: "blocked", errorKind: "disk", message };
-}
-
-function reasonOf(reason: unknown): string {
-  if (reason instanceof AbortSignal) return reasonOf(reason.reason);
-  return reason instanceof Error ? reason.message : String(reason);
 }
 
 /** An entry whose pulls never started: cancelled, or kept back by the disk guard. */

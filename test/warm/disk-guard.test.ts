@@ -92,6 +92,7 @@ describe("the disk guard on a small real filesystem", { timeout: 180_000 }, () =
     };
     const [first] = await warmOnce([target(sparse.reference)], options);
     expect(first).toMatchObject({ outcome: "blocked", errorKind: "disk", pulls: [sparse.reference] });
+    expect(await runtime.imageStatus(sparse.reference)).toBeUndefined();
     await expect.poll(usedRatio, { timeout: 15_000 }).toBeLessThan(0.1);
 
     const [again] = await warmOnce([target(sparse.reference)], options);
