@@ -54,7 +54,7 @@ describe("EntryBook", () => {
       result: result(api.image, { outcome: "failed", errorKind: "network" }),
     });
     expect(entries.get(key)?.status.attempts).toBe(1);
-    entries.apply(key, { type: "queued" });
+    entries.apply(key, { type: "queued", tagOnly: false });
     expect(entries.get(key)?.status.state).toBe("pending");
     const pulled = entries.apply(key, {
       type: "finished",
@@ -79,10 +79,21 @@ describe("EntryBook", () => {
     entries.replace([api]);
     const key = entryKey(api);
     entries.apply(key, { type: "finished", result: result(api.image, { outcome: "pulled", seconds: 3 }) });
-    entries.apply(key, { type: "queued" });
+    entries.apply(key, { type: "queued", tagOnly: true });
     expect(entries.get(key)?.status.state).toBe("present");
     entries.apply(key, { type: "finished", result: result(api.image, { outcome: "present", pulls: [] }) });
     expect(entries.get(key)?.status.lastPullSeconds).toBe(3);
+  });
+
+  it("makes a present entry pending when its image must be pulled again", () => {
+    const entries = book();
+    const api = target("reg.example/api:v1", D1);
+    entries.replace([api]);
+    const key = entryKey(api);
+    entries.apply(key, { type: "finished", result: result(api.image, { outcome: "pulled", seconds: 3 }) });
+    entries.apply(key, { type: "queued", tagOnly: false });
+    expect(entries.get(key)?.status.state).toBe("pending");
+    expect(entries.counts().present).toBe(0);
   });
 
   it("backs a failure off by its kind's policy, doubling per attempt, and becomes due when the clock gets there", () => {
@@ -179,7 +190,7 @@ describe("EntryBook", () => {
 
     // A pass over a warm node: the entry is present again, as it was.
     expect(entries.apply(entryKey(a), { type: "finished", result: present })).toBe(first);
-    expect(entries.apply(entryKey(a), { type: "queued" })).toBe(first);
+    expect(entries.apply(entryKey(a), { type: "queued", tagOnly: true })).toBe(first);
     expect(entries.revision).toBe(revision);
     expect(entries.records()).toBe(records);
     expect(entries.statuses()).toBe(statuses);

@@ -19,9 +19,12 @@ export interface EntryRecord {
   readonly retryAt: number;
 }
 
-/** What can happen to an entry: it waits for a pull slot, gets one, or its work ends. */
+/**
+ * What can happen to an entry: it waits for a pull slot (`tagOnly` when its image is on the node
+ * and only its tag needs syncing), gets one, or its work ends.
+ */
 export type EntryEvent =
-  | { readonly type: "queued" }
+  | { readonly type: "queued"; readonly tagOnly: boolean }
   | { readonly type: "pulling" }
   | { readonly type: "finished"; readonly result: EntryResult };
 
@@ -62,8 +65,8 @@ export function isDue(entry: EntryRecord, now: number): boolean {
 }
 
 /**
- * The entry state machine, free of I/O: `queued` makes a missing entry pending (a present one
- * stays present while its tag is synced), `pulling` marks the pull, and a finished attempt
+ * The entry state machine, free of I/O: `queued` makes the entry pending, unless it is present
+ * and only its tag is synced (its image stays on the node meanwhile), `pulling` marks the pull, and a finished attempt
  * either makes the entry present (attempts reset) or counts a failed attempt and sets the next
  * retry from the policy of what went wrong: drift has its own pace, every failure kind its own.
  */
@@ -77,7 +80,9 @@ export function transition(entry: EntryRecord, event: EntryEvent, context: Trans
     )
       ? entry
       : { ...entry, retryAt, status: { ...entry.status, ...changes } };
-  if (event.type === "queued") return entry.status.state === "present" ? entry : update({ state: "pending" });
+  if (event.type === "queued") {
+    return event.tagOnly && entry.status.state === "present" ? entry : update({ state: "pending" });
+  }
   if (event.type === "pulling") return update({ state: "pulling" });
 
   const { result } = event;

@@ -7,7 +7,15 @@ import { ImageInventory } from "./inventory.ts";
 import type { RuntimeImage } from "./ports.ts";
 import { reasonOf } from "./reason.ts";
 import { undoOverfill, undoRefused } from "./undo.ts";
-import { digestName, effectiveTag, planEntry, tagName, type EntryPlan, type WarmTarget } from "./plan.ts";
+import {
+  digestName,
+  effectiveTag,
+  needsContent,
+  planEntry,
+  tagName,
+  type EntryPlan,
+  type WarmTarget,
+} from "./plan.ts";
 
 /** Compressed bytes the node's platform pulls for a reference (registry answer), if known. */
 export type SizeLookup = (reference: ImageReference, signal: AbortSignal) => Promise<number | undefined>;
@@ -30,10 +38,11 @@ export interface PassEntry {
 
 export interface PassHooks {
   /**
-   * The entry needs pulls and waits for a slot (its size is looked up meanwhile). A signal
-   * returned here cancels the entry's work in place of the entry's own.
+   * The entry needs pulls and waits for a slot (its size is looked up meanwhile); `tagOnly` when
+   * its image is on the node and only its tag is synced. A signal returned here cancels the
+   * entry's work in place of the entry's own.
    */
-  onQueued?(target: WarmTarget): AbortSignal | undefined;
+  onQueued?(target: WarmTarget, tagOnly: boolean): AbortSignal | undefined;
   /** The entry got a pull slot. */
   onPulling?(target: WarmTarget): void;
   /** The entry's work ended; not called for cancelled entries. */
@@ -77,7 +86,7 @@ export async function startWarmPass(
       hooks.onResult?.(result, entry.target);
       work.push(Promise.resolve(result));
     } else if (entry.mayPull !== false) {
-      const signal = hooks.onQueued?.(entry.target) ?? entry.signal;
+      const signal = hooks.onQueued?.(entry.target, !needsContent(plan)) ?? entry.signal;
       const done = warmEntry(plan, inventory, signal, deps, hooks)
         .catch((error: unknown) => unfinished(plan, "failed", "runtime", reasonOf(error)))
         .then((result) => {
@@ -97,8 +106,7 @@ async function warmEntry(
   deps: PassDependencies,
   hooks: PassHooks,
 ): Promise<EntryResult> {
-  const needsContent = plan.actions.some((action) => action.type !== "sync-tag");
-  const guard = needsContent ? deps.diskGuard : undefined;
+  const guard = needsContent(plan) ? deps.diskGuard : undefined;
   const size =
     guard === undefined
       ? undefined

@@ -70,3 +70,8 @@ export function planEntry(target: WarmTarget, inventory: ImageInventory): EntryP
 export function canonicalImage(target: WarmTarget): string {
   return formatReference(target.reference);
 }
+
+/** The plan downloads content: more than a tag sync of an image the node holds. */
+export function needsContent(plan: EntryPlan): boolean {
+  return plan.actions.some((action) => action.type !== "sync-tag");
+}

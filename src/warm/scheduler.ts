@@ -255,14 +255,14 @@ export class WarmScheduler {
 
   #hooks(controllers: Map<string, AbortController>): PassHooks {
     return {
-      onQueued: (target) => {
+      onQueued: (target, tagOnly) => {
         const key = entryKey(target);
         const controller = new AbortController();
         controllers.set(key, controller);
         // The set may have changed while the inventory was read.
         if (this.#book.get(key) === undefined) controller.abort(new Error("the entry left the desired set"));
         else this.#jobs.set(key, { controller, pulling: false });
-        this.#apply(key, { type: "queued" });
+        this.#apply(key, { type: "queued", tagOnly });
         return controller.signal;
       },
       onPulling: (target) => {
