@@ -1,7 +1,8 @@
 // The agent with 1,000 entries already warm: CRI calls per pass, pass time, CPU per pass, RSS,
 // and time from process start to the first completed pass (over several starts).
-// Run: npx node bench/agent-pass.ts [--entries 1000] [--passes 20] [--starts 5] [--no-pin]
-// (--no-pin runs the agent with --pin=false, to tell the pin pass's cost from the rest)
+// Run: npx node bench/agent-pass.ts [--entries 1000] [--passes 20] [--starts 5] [--no-pin] [--bin FILE]
+// (--no-pin runs the agent with --pin=false, to tell the pin pass's cost from the rest;
+// --bin FILE starts the agent from another entry point, a bundle say, instead of bin/prepull.js)
 import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -21,6 +22,7 @@ const { values } = parseArgs({
     passes: { type: "string", default: "20" },
     starts: { type: "string", default: "5" },
     "no-pin": { type: "boolean", default: false },
+    bin: { type: "string" },
   },
 });
 const entries = Number(values.entries);
@@ -72,7 +74,7 @@ try {
   // record of that pass (when it began, how long it took): polling for it would add its interval.
   const startAgent = async (): Promise<{ agent: AgentProcess; seconds: number }> => {
     const started = Date.now();
-    const agent = await startAgentProcess(agentArgs, { NODE_OPTIONS: nodeOptions });
+    const agent = await startAgentProcess(agentArgs, { NODE_OPTIONS: nodeOptions }, values.bin);
     const { lastPass } = await agent
       .waitFor((s) => s.lastPass !== null, "the first pass", 60_000)
       .catch(async (error: unknown) => {

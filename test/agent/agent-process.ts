@@ -22,14 +22,18 @@ export interface AgentProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts the real `prepull agent` binary listening on a free loopback port. */
+/**
+ * Starts the real `prepull agent` listening on a free loopback port: from the sources, or from
+ * another entry point such as the bundle the container image runs.
+ */
 export async function startAgentProcess(
   args: readonly string[],
   env: NodeJS.ProcessEnv = {},
+  bin: string = BIN,
 ): Promise<AgentProcess> {
   const child = spawn(
     process.execPath,
-    [BIN, "agent", "--listen", "127.0.0.1:0", "--log-level", "debug", ...args],
+    [bin, "agent", "--listen", "127.0.0.1:0", "--log-level", "debug", ...args],
     {
       env: { ...process.env, ...env },
       stdio: ["ignore", "pipe", "pipe"],
