@@ -66,9 +66,10 @@ export function isDue(entry: EntryRecord, now: number): boolean {
 
 /**
  * The entry state machine, free of I/O: `queued` makes the entry pending, unless it is present
- * and only its tag is synced (its image stays on the node meanwhile), `pulling` marks the pull, and a finished attempt
- * either makes the entry present (attempts reset) or counts a failed attempt and sets the next
- * retry from the policy of what went wrong: drift has its own pace, every failure kind its own.
+ * and only its tag is synced (its image stays on the node meanwhile); `pulling` marks the pull;
+ * a finished attempt either makes the entry present (attempts reset) or counts a failed attempt
+ * and sets the next retry from the policy of what went wrong: drift has its own pace, every
+ * failure kind its own.
  */
 export function transition(entry: EntryRecord, event: EntryEvent, context: TransitionContext): EntryRecord {
   // An event that changes nothing keeps the record, so every pass over a warm set does not

@@ -4,9 +4,6 @@ import type { ImageReference } from "../reference/index.ts";
 import type { DiskAdmission, DiskGuard, DiskTicket } from "./disk-guard.ts";
 import { executeEntryPlan, type EntryResult, type WarmDependencies } from "./execute.ts";
 import { ImageInventory } from "./inventory.ts";
-import type { RuntimeImage } from "./ports.ts";
-import { reasonOf } from "./reason.ts";
-import { undoOverfill, undoRefused } from "./undo.ts";
 import {
   digestName,
   effectiveTag,
@@ -16,6 +13,9 @@ import {
   type EntryPlan,
   type WarmTarget,
 } from "./plan.ts";
+import type { RuntimeImage } from "./ports.ts";
+import { reasonOf } from "./reason.ts";
+import { undoOverfill, undoRefused } from "./undo.ts";
 
 /** Compressed bytes the node's platform pulls for a reference (registry answer), if known. */
 export type SizeLookup = (reference: ImageReference, signal: AbortSignal) => Promise<number | undefined>;
