@@ -1,7 +1,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { onTestFailed } from "vitest";
 import type { AgentStatus } from "../../src/http/index.ts";
+
+/** Lines of an agent's output a failed test prints, so a failure in CI shows what the agent did. */
+const OUTPUT_ON_FAILURE = 60;
 
 const BIN = fileURLToPath(new URL("../../bin/prepull.js", import.meta.url));
 
@@ -69,6 +73,17 @@ export async function startAgentProcess(
       reject(new Error(`agent exited with ${String(code)} before starting:\n${output.join("\n")}`));
     });
   });
+
+  try {
+    onTestFailed(() => {
+      process.stderr.write(
+        `prepull agent ${args.join(" ")}: its last ${String(OUTPUT_ON_FAILURE)} lines of output\n` +
+          `${output.slice(-OUTPUT_ON_FAILURE).join("\n")}\n`,
+      );
+    });
+  } catch {
+    // Started outside a test (a beforeAll, a benchmark): there is no test to report with.
+  }
 
   const get = async (path: string): Promise<{ status: number; body: string }> => {
     const response = await fetch(`${url}${path}`, { signal: AbortSignal.timeout(5_000) });
