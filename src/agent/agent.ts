@@ -19,6 +19,7 @@ import {
   WarmScheduler,
   type ImageRuntime,
   type WarmLogger,
+  type WarmStatus,
 } from "../warm/index.ts";
 
 export interface AgentOptions {
@@ -156,8 +157,7 @@ export async function startAgent(
   const progress = new PullProgressWatch(containerd, () => scheduler.pulling());
 
   /** Everything but the entries: what probes and gauges read, without a walk over the set. */
-  const overview = (): StatusOverview => {
-    const current = scheduler.status();
+  const overview = (current: WarmStatus = scheduler.status()): StatusOverview => {
     return {
       warm: current.warm && current.lastPass !== null,
       summary: current.counts,
@@ -168,7 +168,7 @@ export async function startAgent(
 
   const status = (): AgentStatus => {
     const current = scheduler.status();
-    const { warm, summary, runtime: runtimeStatus, pins: pinsStatus } = overview();
+    const { warm, summary, runtime: runtimeStatus, pins: pinsStatus } = overview(current);
     return {
       node: options.nodeName,
       version: options.version,
@@ -200,7 +200,8 @@ export async function startAgent(
     },
     readiness() {
       if (options.readyWhen === "started") return { ok: true, reason: "started" };
-      const current = { ...overview(), generation: scheduler.status().generation };
+      const scheduled = scheduler.status();
+      const current = { ...overview(scheduled), generation: scheduled.generation };
       return current.warm
         ? { ok: true, reason: `warm at generation ${current.generation}` }
         : { ok: false, reason: `not warm: ${current.summary.present}/${current.summary.total} present` };

@@ -141,18 +141,12 @@ export class EntryBook {
   readonly #retry: RetryPolicies;
   readonly #random: () => number;
   #entries = new Map<string, EntryRecord>();
-  #revision = 0;
   #views: BookViews | undefined;
 
   constructor(options: { clock?: Clock; retry?: RetryPolicies; random?: () => number } = {}) {
     this.#clock = options.clock ?? systemClock;
     this.#retry = options.retry ?? DEFAULT_RETRY;
     this.#random = options.random ?? Math.random;
-  }
-
-  /** Grows by one whenever an entry changed, came or left. */
-  get revision(): number {
-    return this.#revision;
   }
 
   /** Takes a new desired set; entries that stay keep their state. Returns the keys that left. */
@@ -219,7 +213,6 @@ export class EntryBook {
   }
 
   #changed(): void {
-    this.#revision += 1;
     this.#views = undefined;
   }
 
