@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["src/**/*.test.ts", "test/**/*.test.ts"],
+    // A real Kubernetes under test: `npm run test:cluster` (vitest.cluster.config.ts).
+    exclude: ["test/kubernetes/**", "**/node_modules/**"],
     globalSetup: ["test/sandbox/announce-runtime.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,

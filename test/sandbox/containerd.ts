@@ -15,6 +15,8 @@ export interface ContainerdInstance {
   readonly socketPath: string;
   readonly root: string;
   readonly certsDir: string;
+  /** CRI's CNI network configuration directory. */
+  readonly cniConfDir: string;
   readonly pid: number;
   /** Which runtime of the matrix this is, and its version. */
   readonly runtime: RuntimeBinaries;
@@ -44,19 +46,35 @@ state = "${dir}/state"
 `;
 }
 
+/** What a kubelet on this containerd needs of it: a pause image it can pull, and CNI plugins. */
+export interface KubeletSupport {
+  /** The pod sandbox image, as the registry serves it. */
+  readonly sandboxImage: string;
+  /** Where the CNI plugins are (bridge, host-local, loopback); the network list goes in `cniConfDir`. */
+  readonly cniBinDir: string;
+}
+
+interface ConfigChoices {
+  readonly dir: string;
+  readonly snapshotter: string;
+  readonly kubelet: KubeletSupport | undefined;
+}
+
+const NO_SANDBOX_IMAGE = "sandbox.invalid/pause:1";
+
 /** containerd 1.6 and 1.7 read the version-2 schema, with one CRI plugin. */
-function configV2(dir: string, snapshotter: string): string {
+function configV2({ dir, snapshotter, kubelet }: ConfigChoices): string {
   return `${daemonSection(2, dir)}
 [plugins."io.containerd.internal.v1.opt"]
   path = "${dir}/opt"
 
 [plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "sandbox.invalid/pause:1"
+  sandbox_image = "${kubelet?.sandboxImage ?? NO_SANDBOX_IMAGE}"
   restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "${snapshotter}"
   [plugins."io.containerd.grpc.v1.cri".cni]
-    conf_dir = "${dir}/cni"
+    conf_dir = "${dir}/cni"${kubelet ? `\n    bin_dir = "${kubelet.cniBinDir}"` : ""}
   [plugins."io.containerd.grpc.v1.cri".registry]
     config_path = "${dir}/certs.d"
 `;
@@ -68,7 +86,7 @@ function configV2(dir: string, snapshotter: string): string {
  * socket between instances, and the image verifier reads a global directory. CRI pulls go through
  * the transfer service, which unpacks only for the snapshotters its unpack_config names.
  */
-function configV3(dir: string, snapshotter: string): string {
+function configV3({ dir, snapshotter, kubelet }: ConfigChoices): string {
   return `${daemonSection(3, dir)}
 [plugins]
   [plugins."io.containerd.internal.v1.opt"]
@@ -80,7 +98,7 @@ function configV3(dir: string, snapshotter: string): string {
   [plugins."io.containerd.cri.v1.images"]
     snapshotter = "${snapshotter}"
     [plugins."io.containerd.cri.v1.images".pinned_images]
-      sandbox = "sandbox.invalid/pause:1"
+      sandbox = "${kubelet?.sandboxImage ?? NO_SANDBOX_IMAGE}"
     [plugins."io.containerd.cri.v1.images".registry]
       config_path = "${dir}/certs.d"
   [plugins."io.containerd.transfer.v1.local"]
@@ -90,7 +108,7 @@ function configV3(dir: string, snapshotter: string): string {
   [plugins."io.containerd.cri.v1.runtime"]
     restrict_oom_score_adj = true
     [plugins."io.containerd.cri.v1.runtime".cni]
-      conf_dir = "${dir}/cni"
+      conf_dir = "${dir}/cni"${kubelet ? `\n      bin_dirs = ["${kubelet.cniBinDir}"]` : ""}
 `;
 }
 
@@ -104,6 +122,8 @@ export async function startContainerd(
     runtime?: RuntimeName;
     /** Where the instance's directory goes (default: the system temp dir), e.g. a small filesystem. */
     parentDir?: string;
+    /** Serve a kubelet: its pause image and CNI plugins. */
+    kubelet?: KubeletSupport;
   } = {},
 ): Promise<ContainerdInstance> {
   const runtime = runtimeBinaries(options.runtime);
@@ -111,7 +131,10 @@ export async function startContainerd(
   await Promise.all(["root", "state", "cni", "certs.d", "opt"].map((name) => mkdir(join(dir, name))));
   const configFile = join(dir, "config.toml");
   const configToml = runtime.major >= 2 ? configV3 : configV2;
-  await writeFile(configFile, configToml(dir, options.snapshotter ?? "native"));
+  await writeFile(
+    configFile,
+    configToml({ dir, snapshotter: options.snapshotter ?? "native", kubelet: options.kubelet }),
+  );
   const socketPath = join(dir, "containerd.sock");
 
   const ctr = async (args: readonly string[]): Promise<string> => {
@@ -148,6 +171,7 @@ export async function startContainerd(
     socketPath,
     root: dir,
     certsDir: join(dir, "certs.d"),
+    cniConfDir: join(dir, "cni"),
     runtime,
     get pid() {
       return daemon.pid;
@@ -177,8 +201,8 @@ export async function startContainerd(
   };
 }
 
-/** Snapshot mounts left behind would keep the temp dir from being removed. */
-async function unmountUnder(dir: string): Promise<void> {
+/** Mounts left behind (snapshots, pod volumes) would keep a temp dir from being removed. */
+export async function unmountUnder(dir: string): Promise<void> {
   const mounts = await readFile("/proc/self/mounts", "utf8").catch(() => "");
   const targets = mounts
     .split("\n")

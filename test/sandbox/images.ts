@@ -14,6 +14,11 @@ export interface LayerSpec {
   readonly entropy?: number;
 }
 
+/** A layer of named files, such as a program the image runs. */
+export interface FileLayer {
+  readonly files: ReadonlyArray<{ readonly path: string; readonly content: Buffer; readonly mode?: number }>;
+}
+
 export interface PushedImage {
   /** `host:port/path`, as pods write it before the tag. */
   readonly repository: string;
@@ -97,11 +102,25 @@ function octal(value: number, width: number): string {
   return value.toString(8).padStart(width - 1, "0") + "\0";
 }
 
-/** A ustar archive holding one regular file, with fixed owner, mode and time. */
+interface TarEntry {
+  readonly name: string;
+  readonly content: Buffer;
+  readonly mode?: number | undefined;
+}
+
+/** A ustar archive of regular files, with fixed owner and time. */
+function tarOf(entries: readonly TarEntry[]): Buffer {
+  return Buffer.concat([...entries.map(tarEntry), Buffer.alloc(1024)]);
+}
+
 function singleFileTar(name: string, content: Buffer): Buffer {
+  return tarOf([{ name, content }]);
+}
+
+function tarEntry({ name, content, mode = 0o644 }: TarEntry): Buffer {
   const header = Buffer.alloc(512);
   header.write(name, 0, 100, "utf8");
-  header.write(octal(0o644, 8), 100);
+  header.write(octal(mode, 8), 100);
   header.write(octal(0, 8), 108);
   header.write(octal(0, 8), 116);
   header.write(octal(content.length, 12), 124);
@@ -113,16 +132,24 @@ function singleFileTar(name: string, content: Buffer): Buffer {
   for (const byte of header) checksum += byte;
   header.write(`${checksum.toString(8).padStart(6, "0")}\0 `, 148);
   const padding = Buffer.alloc((512 - (content.length % 512)) % 512);
-  return Buffer.concat([header, content, padding, Buffer.alloc(1024)]);
+  return Buffer.concat([header, content, padding]);
+}
+
+function layerTar(layer: LayerSpec | FileLayer, index: number): Buffer {
+  if ("files" in layer) {
+    return tarOf(layer.files.map((file) => ({ name: file.path.replace(/^\//, ""), ...file })));
+  }
+  return singleFileTar(`layer-${index}.bin`, layerBytes(layer));
 }
 
 function buildManifest(
   platform: { os: string; architecture: string; variant?: string | undefined },
-  layers: readonly LayerSpec[],
+  layers: ReadonlyArray<LayerSpec | FileLayer>,
   flavour: "oci" | "docker",
+  entrypoint?: readonly string[],
 ): BuiltManifest {
   const media = MEDIA[flavour];
-  const tars = layers.map((layer, i) => singleFileTar(`layer-${i}.bin`, layerBytes(layer)));
+  const tars = layers.map(layerTar);
   const compressed = tars.map((tar) => blob(gzipSync(tar, { level: 1 })));
   const config = blob(
     Buffer.from(
@@ -130,7 +157,7 @@ function buildManifest(
         architecture: platform.architecture,
         os: platform.os,
         ...(platform.variant ? { variant: platform.variant } : {}),
-        config: {},
+        config: entrypoint ? { Entrypoint: entrypoint } : {},
         rootfs: { type: "layers", diff_ids: tars.map((tar) => sha256(tar)) },
       }),
     ),
@@ -246,9 +273,11 @@ export async function pushImage(
   options: {
     repository: string;
     tag?: string;
-    layers?: LayerSpec[];
+    layers?: Array<LayerSpec | FileLayer>;
     seed?: string;
     mediaType?: "oci" | "docker";
+    /** The program the image runs; none by default. */
+    entrypoint?: string[];
   },
 ): Promise<PushedImage> {
   const seed = options.seed ?? `${options.repository}:${options.tag ?? ""}`;
@@ -256,6 +285,7 @@ export async function pushImage(
     nodePlatform(),
     options.layers ?? [{ size: 1024, seed }],
     options.mediaType ?? "oci",
+    options.entrypoint,
   );
   for (const item of built.blobs) await pushBlob(registry, options.repository, item);
   await putManifest(

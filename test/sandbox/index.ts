@@ -1,4 +1,4 @@
-export { startContainerd, type ContainerdInstance } from "./containerd.ts";
+export { startContainerd, unmountUnder, type ContainerdInstance, type KubeletSupport } from "./containerd.ts";
 export { startRegistry, type RegistryInstance, type RegistryOptions } from "./registry.ts";
 export {
   deleteManifest,
@@ -6,6 +6,7 @@ export {
   pushImage,
   pushIndex,
   tagImage,
+  type FileLayer,
   type LayerSpec,
   type PushedImage,
 } from "./images.ts";

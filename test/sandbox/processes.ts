@@ -35,7 +35,8 @@ export function startDaemon(
   env: NodeJS.ProcessEnv = process.env,
 ): Daemon {
   const fd = openSync(logFile, "a");
-  const child = spawn(command, args, { stdio: ["ignore", fd, fd], env });
+  // A process group of its own: Ctrl-C on a terminal reaches the harness, which stops its daemons in order.
+  const child = spawn(command, args, { stdio: ["ignore", fd, fd], env, detached: true });
   closeSync(fd);
   if (child.pid === undefined) throw new Error(`could not start ${command}`);
   children.add(child);

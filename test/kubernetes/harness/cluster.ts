@@ -1,0 +1,149 @@
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import {
+  pushImage,
+  startRegistry,
+  type LayerSpec,
+  type PushedImage,
+  type RegistryInstance,
+  unmountUnder,
+} from "../../sandbox/index.ts";
+import { connectApi, type KubeApi } from "./api.ts";
+import { kubernetesComponents, type KubernetesComponents } from "./components.ts";
+import { startControlPlane, type ControlPlane } from "./control-plane.ts";
+import { startNode, type KubeNode, type NodeOptions } from "./node.ts";
+
+const run = promisify(execFile);
+
+/** Where the workload program sits in every test image, and what it runs. */
+export const WORKLOAD_ENTRYPOINT = ["/workload"];
+
+export interface Cluster {
+  readonly dir: string;
+  readonly components: KubernetesComponents;
+  /** The plain-HTTP sandbox registry the node pulls the pause image from. */
+  readonly registry: RegistryInstance;
+  readonly controlPlane: ControlPlane;
+  readonly api: KubeApi;
+  readonly node: KubeNode;
+  /** Pushes an image that runs the test workload, with optional extra data layers. */
+  pushWorkloadImage(
+    registry: RegistryInstance,
+    repository: string,
+    tag?: string,
+    extraLayers?: LayerSpec[],
+  ): Promise<PushedImage>;
+  kubectl(args: readonly string[], input?: string): Promise<string>;
+  /** The last lines of every component's log, for a failed test's report. */
+  logTails(lines?: number): string;
+  stop(): Promise<void>;
+}
+
+export interface ClusterOptions {
+  /** KubeletConfiguration fields over the harness's defaults. */
+  readonly kubeletConfig?: Record<string, unknown>;
+  /** Where the node's containerd keeps its root (a small filesystem for image GC). */
+  readonly containerdParentDir?: string;
+  readonly nodeName?: string;
+}
+
+/**
+ * A single-node cluster on loopback: a sandbox registry serving the pause image, etcd and the
+ * control plane, and one node (containerd 2.x and kubelet). Fails with the log of the component
+ * that did not come up; tears down what it started.
+ */
+export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
+  const components = kubernetesComponents();
+  const dir = await mkdtemp(join(tmpdir(), "prepull-kube-"));
+  const workload = await readFile(components.workload);
+  const stack: Array<() => Promise<void>> = [
+    async () => {
+      await unmountUnder(dir);
+      await rm(dir, { recursive: true, force: true });
+    },
+  ];
+  // Every step runs even when one fails; the failures are reported together at the end.
+  const unwind = async (): Promise<void> => {
+    const failures: unknown[] = [];
+    for (const stop of stack.reverse().splice(0))
+      await stop().catch((error: unknown) => failures.push(error));
+    if (failures.length > 0) throw new AggregateError(failures, "the cluster's teardown failed");
+  };
+  const pushWorkloadImage: Cluster["pushWorkloadImage"] = (registry, repository, tag, extraLayers = []) =>
+    pushImage(registry, {
+      repository,
+      ...(tag === undefined ? {} : { tag }),
+      layers: [{ files: [{ path: "workload", content: workload, mode: 0o755 }] }, ...extraLayers],
+      entrypoint: WORKLOAD_ENTRYPOINT,
+    });
+  try {
+    const registry = await startRegistry();
+    stack.push(() => registry.stop());
+    const pause = await pushWorkloadImage(registry, "pause", "3.10");
+    const controlPlane = await startControlPlane(join(dir, "control-plane"), components);
+    stack.push(() => controlPlane.stop());
+    const api = await connectApi(controlPlane.server, {
+      caCertPath: controlPlane.pki.caCertPath,
+      certPath: join(controlPlane.pki.dir, "admin.crt"),
+      keyPath: join(controlPlane.pki.dir, "admin.key"),
+    });
+    stack.push(() => api.close());
+    const nodeOptions: NodeOptions = {
+      name: options.nodeName ?? "prepull-node-1",
+      podCidr: "198.18.0.0/24",
+      sandboxImage: pause.reference,
+      ...(options.kubeletConfig ? { kubeletConfig: options.kubeletConfig } : {}),
+      ...(options.containerdParentDir ? { containerdParentDir: options.containerdParentDir } : {}),
+    };
+    const node = await startNode(join(dir, "node-1"), nodeOptions, controlPlane, api, components);
+    stack.push(async () => {
+      try {
+        await controlPlane.stopControllers();
+        await node.drain();
+      } finally {
+        await node.stop();
+      }
+    });
+    const logFiles = [
+      ...controlPlane.daemons.map(({ name, daemon }) => ({ name, file: daemon.logFile })),
+      { name: `containerd (${node.name})`, file: join(node.containerd.root, "containerd.log") },
+      { name: `kubelet (${node.name})`, file: node.kubelet.logFile },
+    ];
+    return {
+      dir,
+      components,
+      registry,
+      controlPlane,
+      api,
+      node,
+      pushWorkloadImage,
+      async kubectl(args, input) {
+        const child = run(components.kubectl, ["--kubeconfig", controlPlane.adminKubeconfig, ...args], {
+          maxBuffer: 16 * 1024 * 1024,
+        });
+        if (input !== undefined) child.child.stdin?.end(input);
+        const { stdout } = await child;
+        return stdout;
+      },
+      logTails(lines = 40) {
+        return logFiles.map(({ name, file }) => `--- ${name} (${file})\n${tailOf(file, lines)}`).join("\n");
+      },
+      stop: unwind,
+    };
+  } catch (error) {
+    await unwind().catch(() => undefined);
+    throw error;
+  }
+}
+
+function tailOf(file: string, lines: number): string {
+  try {
+    return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}

@@ -1,0 +1,209 @@
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { startContainerd, unmountUnder, type ContainerdInstance } from "../../sandbox/index.ts";
+import { freePort, startDaemon, waitUntilReady, type Daemon } from "../../sandbox/processes.ts";
+import type { KubeApi, List, Node } from "./api.ts";
+import type { KubernetesComponents } from "./components.ts";
+import type { ControlPlane } from "./control-plane.ts";
+
+const run = promisify(execFile);
+const NODE_READY_TIMEOUT_MS = 90_000;
+const DRAIN_TIMEOUT_MS = 30_000;
+
+export interface NodeOptions {
+  readonly name: string;
+  /** This node's pods' addresses (the bridge's host-local range). */
+  readonly podCidr: string;
+  /** The pause image, from the sandbox registry. */
+  readonly sandboxImage: string;
+  /** KubeletConfiguration fields over the harness's defaults (image GC, pulls, credential policy). */
+  readonly kubeletConfig?: Record<string, unknown>;
+  /** Where containerd's root goes, e.g. a small filesystem for image GC. */
+  readonly containerdParentDir?: string;
+}
+
+export interface KubeNode {
+  readonly name: string;
+  readonly containerd: ContainerdInstance;
+  readonly kubelet: Daemon;
+  readonly kubeletConfigFile: string;
+  /**
+   * Deletes every pod and waits until kubelet has stopped their sandboxes, so no container,
+   * network namespace or volume mount outlives the test; what kubelet leaves is killed.
+   */
+  drain(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Linux limits interface names to 15 characters. */
+function bridgeName(node: string): string {
+  return `pp-${node.replace(/^prepull-/, "")}`.slice(0, 15);
+}
+
+/** The bridge network of one node: a Linux bridge, addresses from host-local, no masquerading. */
+function bridgeNetwork(options: NodeOptions, dir: string): string {
+  return JSON.stringify({
+    cniVersion: "1.0.0",
+    name: `prepull-${options.name}`,
+    plugins: [
+      {
+        type: "bridge",
+        bridge: bridgeName(options.name),
+        isGateway: true,
+        ipMasq: false,
+        ipam: { type: "host-local", ranges: [[{ subnet: options.podCidr }]], dataDir: join(dir, "ipam") },
+      },
+    ],
+  });
+}
+
+function kubeletConfiguration(
+  options: NodeOptions,
+  containerd: ContainerdInstance,
+  caCertPath: string,
+  dir: string,
+  ports: { kubelet: number; healthz: number },
+): Record<string, unknown> {
+  return {
+    apiVersion: "kubelet.config.k8s.io/v1beta1",
+    kind: "KubeletConfiguration",
+    address: "127.0.0.1",
+    port: ports.kubelet,
+    readOnlyPort: 0,
+    healthzBindAddress: "127.0.0.1",
+    healthzPort: ports.healthz,
+    authentication: {
+      anonymous: { enabled: false },
+      webhook: { enabled: true },
+      x509: { clientCAFile: caCertPath },
+    },
+    authorization: { mode: "Webhook" },
+    containerRuntimeEndpoint: containerd.endpoint,
+    // These machines boot cgroup v1 (hybrid) without systemd as PID 1: kubelet ≥ 1.35 refuses v1
+    // unless told, and creates pod cgroups itself.
+    failCgroupV1: false,
+    cgroupDriver: "cgroupfs",
+    failSwapOn: false,
+    podCIDR: options.podCidr,
+    podLogsDir: join(dir, "pod-logs"),
+    resolvConf: "/etc/resolv.conf",
+    // Only memory: a busy test disk must not evict the pods under test.
+    evictionHard: { "memory.available": "50Mi" },
+    nodeStatusUpdateFrequency: "2s",
+    nodeStatusReportFrequency: "10s",
+    maxPods: 50,
+    ...options.kubeletConfig,
+  };
+}
+
+/** One node: its own containerd 2.x (overlayfs, bridge CNI, the sandbox's pause image) and kubelet. */
+export async function startNode(
+  dir: string,
+  options: NodeOptions,
+  controlPlane: ControlPlane,
+  api: KubeApi,
+  components: KubernetesComponents,
+): Promise<KubeNode> {
+  await mkdir(join(dir, "kubelet"), { recursive: true });
+  const containerd = await startContainerd({
+    runtime: components.runtime.name,
+    snapshotter: "overlayfs",
+    kubelet: { sandboxImage: options.sandboxImage, cniBinDir: components.cniBinDir },
+    ...(options.containerdParentDir === undefined ? {} : { parentDir: options.containerdParentDir }),
+  });
+  let kubelet: Daemon | undefined;
+  try {
+    await writeFile(join(containerd.cniConfDir, "10-prepull.conflist"), bridgeNetwork(options, dir));
+    const kubeconfig = await controlPlane.pki.kubeconfig(`kubelet-${options.name}`, controlPlane.server, {
+      user: `system:node:${options.name}`,
+      groups: ["system:nodes"],
+    });
+    const [kubeletPort, healthzPort] = await Promise.all([freePort(), freePort()]);
+    const kubeletConfigFile = join(dir, "kubelet-config.yaml");
+    await writeFile(
+      kubeletConfigFile,
+      stringify(
+        kubeletConfiguration(options, containerd, controlPlane.pki.caCertPath, dir, {
+          kubelet: kubeletPort,
+          healthz: healthzPort,
+        }),
+      ),
+    );
+    kubelet = startDaemon(
+      components.kubelet,
+      [
+        `--config=${kubeletConfigFile}`,
+        `--kubeconfig=${kubeconfig}`,
+        `--root-dir=${join(dir, "kubelet")}`,
+        `--hostname-override=${options.name}`,
+        "--node-ip=127.0.0.1",
+        "--v=2",
+      ],
+      join(dir, "kubelet.log"),
+    );
+    await waitUntilReady(
+      `kubelet on ${options.name}`,
+      kubelet,
+      async () => nodeIsReady(api, options.name),
+      NODE_READY_TIMEOUT_MS,
+    );
+    const started = kubelet;
+    const bridge = bridgeName(options.name);
+    return {
+      name: options.name,
+      containerd,
+      kubelet: started,
+      kubeletConfigFile,
+      drain: () => drainNode(api, containerd),
+      async stop() {
+        await started.stop("SIGTERM", 10_000);
+        await killTasks(containerd);
+        await containerd.stop();
+        await run("ip", ["link", "delete", bridge]).catch(() => undefined);
+        await unmountUnder(dir);
+      },
+    };
+  } catch (error) {
+    await kubelet?.stop("SIGKILL");
+    await containerd.stop();
+    throw error;
+  }
+}
+
+/** Ready, and the node lifecycle controller has lifted the not-ready taint so pods schedule. */
+async function nodeIsReady(api: KubeApi, name: string): Promise<boolean> {
+  const node = await api.find<Node>(`/api/v1/nodes/${name}`);
+  const ready = node?.status?.conditions?.some(
+    (condition) => condition.type === "Ready" && condition.status === "True",
+  );
+  const tainted = node?.spec?.taints?.some((taint) => taint.key.startsWith("node.kubernetes.io/"));
+  return ready === true && tainted !== true;
+}
+
+async function runningTasks(containerd: ContainerdInstance): Promise<string[]> {
+  const listed = await containerd.ctr(["tasks", "list", "--quiet"]).catch(() => "");
+  return listed.split("\n").filter(Boolean);
+}
+
+async function drainNode(api: KubeApi, containerd: ContainerdInstance): Promise<void> {
+  const namespaces = await api.get<List<{ metadata: { name: string } }>>("/api/v1/namespaces");
+  await Promise.all(
+    namespaces.items.map(({ metadata }) =>
+      api.delete(`/api/v1/namespaces/${metadata.name}/pods`, { gracePeriodSeconds: 0 }),
+    ),
+  );
+  const deadline = Date.now() + DRAIN_TIMEOUT_MS;
+  while ((await runningTasks(containerd)).length > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+async function killTasks(containerd: ContainerdInstance): Promise<void> {
+  for (const task of await runningTasks(containerd)) {
+    await containerd.ctr(["tasks", "kill", "--signal", "SIGKILL", task]).catch(() => undefined);
+    await containerd.ctr(["tasks", "delete", "--force", task]).catch(() => undefined);
+  }
+}
