@@ -94,7 +94,6 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     stack.push(() => api.close());
     const nodeOptions: NodeOptions = {
       name: options.nodeName ?? "prepull-node-1",
-      podCidr: "198.18.0.0/24",
       sandboxImage: pause.reference,
       ...(options.kubeletConfig ? { kubeletConfig: options.kubeletConfig } : {}),
       ...(options.containerdParentDir ? { containerdParentDir: options.containerdParentDir } : {}),

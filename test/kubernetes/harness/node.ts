@@ -6,6 +6,7 @@ import { promisify } from "node:util";
 import { startContainerd, unmountUnder, type ContainerdInstance } from "../../sandbox/index.ts";
 import { freePort, startDaemon, waitUntilReady, type Daemon } from "../../sandbox/processes.ts";
 import type { KubeApi, List, Node } from "./api.ts";
+import { createCgroupRoot, type CgroupRoot } from "./cgroups.ts";
 import type { KubernetesComponents } from "./components.ts";
 import type { ControlPlane } from "./control-plane.ts";
 
@@ -15,8 +16,6 @@ const DRAIN_TIMEOUT_MS = 30_000;
 
 export interface NodeOptions {
   readonly name: string;
-  /** This node's pods' addresses (the bridge's host-local range). */
-  readonly podCidr: string;
   /** The pause image, from the sandbox registry. */
   readonly sandboxImage: string;
   /** KubeletConfiguration fields over the harness's defaults (image GC, pulls, credential policy). */
@@ -38,23 +37,39 @@ export interface KubeNode {
   stop(): Promise<void>;
 }
 
-/** Linux limits interface names to 15 characters. */
-function bridgeName(node: string): string {
-  return `pp-${node.replace(/^prepull-/, "")}`.slice(0, 15);
+/**
+ * The pods of one node get addresses from a /24 of 198.18.0.0/15 (reserved for network tests)
+ * that no other bridge on this machine routes, so clusters of parallel test runs never share one.
+ */
+interface PodNetwork {
+  readonly bridge: string;
+  readonly subnet: string;
+}
+
+async function freePodNetwork(): Promise<PodNetwork> {
+  const { stdout } = await run("ip", ["-o", "-4", "route", "show"]);
+  for (let attempt = 0; attempt < 64; attempt++) {
+    const third = 1 + Math.floor(Math.random() * 254);
+    const subnet = `198.18.${String(third)}.0/24`;
+    if (!stdout.includes(subnet)) return { bridge: `pp-pods-${String(third)}`, subnet };
+  }
+  throw new Error(
+    "no free pod network in 198.18.0.0/16: remove the pp-pods-* bridges left by killed test runs",
+  );
 }
 
 /** The bridge network of one node: a Linux bridge, addresses from host-local, no masquerading. */
-function bridgeNetwork(options: NodeOptions, dir: string): string {
+function bridgeNetwork(options: NodeOptions, network: PodNetwork, dir: string): string {
   return JSON.stringify({
     cniVersion: "1.0.0",
     name: `prepull-${options.name}`,
     plugins: [
       {
         type: "bridge",
-        bridge: bridgeName(options.name),
+        bridge: network.bridge,
         isGateway: true,
         ipMasq: false,
-        ipam: { type: "host-local", ranges: [[{ subnet: options.podCidr }]], dataDir: join(dir, "ipam") },
+        ipam: { type: "host-local", ranges: [[{ subnet: network.subnet }]], dataDir: join(dir, "ipam") },
       },
     ],
   });
@@ -62,6 +77,8 @@ function bridgeNetwork(options: NodeOptions, dir: string): string {
 
 function kubeletConfiguration(
   options: NodeOptions,
+  network: PodNetwork,
+  cgroupRoot: string,
   containerd: ContainerdInstance,
   caCertPath: string,
   dir: string,
@@ -86,8 +103,9 @@ function kubeletConfiguration(
     // unless told, and creates pod cgroups itself.
     failCgroupV1: false,
     cgroupDriver: "cgroupfs",
+    cgroupRoot,
     failSwapOn: false,
-    podCIDR: options.podCidr,
+    podCIDR: network.subnet,
     podLogsDir: join(dir, "pod-logs"),
     resolvConf: "/etc/resolv.conf",
     // Only memory: a busy test disk must not evict the pods under test.
@@ -115,8 +133,11 @@ export async function startNode(
     ...(options.containerdParentDir === undefined ? {} : { parentDir: options.containerdParentDir }),
   });
   let kubelet: Daemon | undefined;
+  let cgroupRoot: CgroupRoot | undefined;
   try {
-    await writeFile(join(containerd.cniConfDir, "10-prepull.conflist"), bridgeNetwork(options, dir));
+    const network = await freePodNetwork();
+    cgroupRoot = await createCgroupRoot(`prepull-${options.name}-${network.bridge}`);
+    await writeFile(join(containerd.cniConfDir, "10-prepull.conflist"), bridgeNetwork(options, network, dir));
     const kubeconfig = await controlPlane.pki.kubeconfig(`kubelet-${options.name}`, controlPlane.server, {
       user: `system:node:${options.name}`,
       groups: ["system:nodes"],
@@ -126,10 +147,18 @@ export async function startNode(
     await writeFile(
       kubeletConfigFile,
       stringify(
-        kubeletConfiguration(options, containerd, controlPlane.pki.caCertPath, dir, {
-          kubelet: kubeletPort,
-          healthz: healthzPort,
-        }),
+        kubeletConfiguration(
+          options,
+          network,
+          cgroupRoot.path,
+          containerd,
+          controlPlane.pki.caCertPath,
+          dir,
+          {
+            kubelet: kubeletPort,
+            healthz: healthzPort,
+          },
+        ),
       ),
     );
     kubelet = startDaemon(
@@ -151,7 +180,7 @@ export async function startNode(
       NODE_READY_TIMEOUT_MS,
     );
     const started = kubelet;
-    const bridge = bridgeName(options.name);
+    const cgroups = cgroupRoot;
     return {
       name: options.name,
       containerd,
@@ -162,13 +191,16 @@ export async function startNode(
         await started.stop("SIGTERM", 10_000);
         await killTasks(containerd);
         await containerd.stop();
-        await run("ip", ["link", "delete", bridge]).catch(() => undefined);
+        await run("ip", ["link", "delete", network.bridge]).catch(() => undefined);
+        await cgroups.remove();
         await unmountUnder(dir);
       },
     };
   } catch (error) {
     await kubelet?.stop("SIGKILL");
+    await killTasks(containerd);
     await containerd.stop();
+    await cgroupRoot?.remove().catch(() => undefined);
     throw error;
   }
 }
