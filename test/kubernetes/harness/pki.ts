@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -74,7 +75,16 @@ export async function createClusterPki(dir: string, serverAltNames: readonly str
     );
     await run("openssl", [
       ...["x509", "-req", "-in", path(`${name}.csr`), "-CA", caCertPath, "-CAkey", path("ca.key")],
-      ...["-CAcreateserial", "-out", credential.certPath, "-days", DAYS, "-extfile", path(`${name}.ext`)],
+      ...[
+        "-set_serial",
+        `0x${randomBytes(8).toString("hex")}`,
+        "-out",
+        credential.certPath,
+        "-days",
+        DAYS,
+        "-extfile",
+        path(`${name}.ext`),
+      ],
     ]);
     return credential;
   };
