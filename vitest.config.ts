@@ -1,10 +1,10 @@
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
     include: ["src/**/*.test.ts", "test/**/*.test.ts"],
     // A real Kubernetes under test: `npm run test:cluster` (vitest.cluster.config.ts).
-    exclude: ["test/kubernetes/**", "**/node_modules/**"],
+    exclude: [...configDefaults.exclude, "test/kubernetes/**"],
     globalSetup: ["test/sandbox/announce-runtime.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
