@@ -6,6 +6,7 @@ import { runPrepull } from "../cli/run-prepull.ts";
 import type { PushedImage } from "../sandbox/index.ts";
 import {
   createNamespace,
+  createPod,
   eventLines,
   isReady,
   podEvents,
@@ -60,15 +61,8 @@ async function runPod(
   name: string,
   image: string,
 ): Promise<{ digest: string | undefined; events: string[] }> {
-  await cluster.api.create(`/api/v1/namespaces/${NAMESPACE}/pods`, {
-    apiVersion: "v1",
-    kind: "Pod",
-    metadata: { name },
-    spec: {
-      terminationGracePeriodSeconds: 0,
-      automountServiceAccountToken: false,
-      containers: [{ name: "main", image, imagePullPolicy: "IfNotPresent" }],
-    },
+  await createPod(cluster.api, NAMESPACE, name, {
+    containers: [{ name: "main", image, imagePullPolicy: "IfNotPresent" }],
   });
   const pod = await waitForPod(cluster.api, NAMESPACE, name, "Ready", isReady);
   const imageId = statusOf(pod, "main")?.imageID;

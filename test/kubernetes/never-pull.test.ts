@@ -5,6 +5,7 @@ import { runPrepull } from "../cli/run-prepull.ts";
 import type { PushedImage } from "../sandbox/index.ts";
 import {
   createNamespace,
+  createPod,
   eventLines,
   isReady,
   podEvents,
@@ -76,33 +77,19 @@ function podPath(name: string): string {
 
 /** An init container and a container, both on `image` with pull policy Never. */
 async function createNeverPod(name: string, image: string): Promise<void> {
-  await cluster.api.create(`/api/v1/namespaces/${NAMESPACE}/pods`, {
-    apiVersion: "v1",
-    kind: "Pod",
-    metadata: { name },
-    spec: {
-      terminationGracePeriodSeconds: 0,
-      automountServiceAccountToken: false,
-      initContainers: [
-        { name: "init", image, imagePullPolicy: "Never", args: ["say", `init ran from ${image}`] },
-      ],
-      containers: [{ name: "main", image, imagePullPolicy: "Never" }],
-    },
+  await createPod(cluster.api, NAMESPACE, name, {
+    initContainers: [
+      { name: "init", image, imagePullPolicy: "Never", args: ["say", `init ran from ${image}`] },
+    ],
+    containers: [{ name: "main", image, imagePullPolicy: "Never" }],
   });
 }
 
 /** A running pod on the pause image (present: containerd pulled it for the sandbox). */
 async function createHostPod(name: string): Promise<void> {
   const pause = `${cluster.registry.host}/pause:3.10`;
-  await cluster.api.create(`/api/v1/namespaces/${NAMESPACE}/pods`, {
-    apiVersion: "v1",
-    kind: "Pod",
-    metadata: { name },
-    spec: {
-      terminationGracePeriodSeconds: 0,
-      automountServiceAccountToken: false,
-      containers: [{ name: "main", image: pause, imagePullPolicy: "Never" }],
-    },
+  await createPod(cluster.api, NAMESPACE, name, {
+    containers: [{ name: "main", image: pause, imagePullPolicy: "Never" }],
   });
   await waitForPod(cluster.api, NAMESPACE, name, "Ready", isReady);
 }

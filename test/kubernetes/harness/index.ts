@@ -11,6 +11,7 @@ export type { KubeNode } from "./node.ts";
 export {
   allStatuses,
   createNamespace,
+  createPod,
   deletePod,
   eventLines,
   isReady,

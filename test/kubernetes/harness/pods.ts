@@ -103,3 +103,21 @@ export async function deletePod(api: KubeApi, namespace: string, name: string): 
     async () => (await api.find(`/api/v1/namespaces/${namespace}/pods/${name}`)) === undefined,
   );
 }
+
+/**
+ * Creates a pod that stops at once when deleted and mounts no API token (nothing in it talks to
+ * the API server): `spec` holds the containers and volumes the test is about.
+ */
+export async function createPod(
+  api: KubeApi,
+  namespace: string,
+  name: string,
+  spec: Record<string, unknown>,
+): Promise<void> {
+  await api.create(`/api/v1/namespaces/${namespace}/pods`, {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name },
+    spec: { terminationGracePeriodSeconds: 0, automountServiceAccountToken: false, ...spec },
+  });
+}
