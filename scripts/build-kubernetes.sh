@@ -35,7 +35,11 @@ if [ -n "${PREPULL_KUBERNETES_BINARIES:-}" ]; then
   for command in "${commands[@]}"; do
     binary="$PREPULL_KUBERNETES_BINARIES/$command"
     [ -x "$binary" ] || fail "PREPULL_KUBERNETES_BINARIES=$PREPULL_KUBERNETES_BINARIES has no $command"
-    found=$("$binary" --version 2>/dev/null | awk '{ print $NF }')
+    if [ "$command" = kubectl ]; then
+      found=$("$binary" version --client 2>/dev/null | awk 'NR == 1 { print $NF }' || true)
+    else
+      found=$("$binary" --version 2>/dev/null | awk '{ print $NF }' || true)
+    fi
     [ "$found" = "$version" ] ||
       fail "$binary is ${found:-of no known version}; the cluster tests are pinned to $version ($components/go.mod)"
   done
