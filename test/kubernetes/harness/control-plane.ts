@@ -95,6 +95,8 @@ export async function startControlPlane(
       `--client-ca-file=${pki.caCertPath}`,
       `--kubelet-client-certificate=${pki.apiserverKubeletClient.certPath}`,
       `--kubelet-client-key=${pki.apiserverKubeletClient.keyPath}`,
+      // Reach kubelets by address: a node's name resolves nowhere, and no lookup leaves the machine.
+      "--kubelet-preferred-address-types=InternalIP",
       "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
       `--service-account-key-file=${pki.serviceAccountPublicKeyPath}`,
       `--service-account-signing-key-file=${pki.serviceAccountKeyPath}`,

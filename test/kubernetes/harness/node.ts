@@ -40,18 +40,27 @@ export interface KubeNode {
 /**
  * The pods of one node get addresses from a /24 of 198.18.0.0/15 (reserved for network tests)
  * that no other bridge on this machine routes, so clusters of parallel test runs never share one.
+ * The bridge is made here with the gateway address, which is also the node's address: kubelet
+ * will not report a loopback one, and without an address the API server cannot reach kubelet
+ * (logs, exec, /configz).
  */
 interface PodNetwork {
   readonly bridge: string;
   readonly subnet: string;
+  readonly nodeIp: string;
 }
 
-async function freePodNetwork(): Promise<PodNetwork> {
+async function createPodNetwork(): Promise<PodNetwork> {
   const { stdout } = await run("ip", ["-o", "-4", "route", "show"]);
   for (let attempt = 0; attempt < 64; attempt++) {
-    const third = 1 + Math.floor(Math.random() * 254);
-    const subnet = `198.18.${String(third)}.0/24`;
-    if (!stdout.includes(subnet)) return { bridge: `pp-pods-${String(third)}`, subnet };
+    const third = String(1 + Math.floor(Math.random() * 254));
+    const subnet = `198.18.${third}.0/24`;
+    if (stdout.includes(subnet)) continue;
+    const network = { bridge: `pp-pods-${third}`, subnet, nodeIp: `198.18.${third}.1` };
+    await run("ip", ["link", "add", network.bridge, "type", "bridge"]);
+    await run("ip", ["address", "add", `${network.nodeIp}/24`, "dev", network.bridge]);
+    await run("ip", ["link", "set", network.bridge, "up"]);
+    return network;
   }
   throw new Error(
     "no free pod network in 198.18.0.0/16: remove the pp-pods-* bridges left by killed test runs",
@@ -87,7 +96,7 @@ function kubeletConfiguration(
   return {
     apiVersion: "kubelet.config.k8s.io/v1beta1",
     kind: "KubeletConfiguration",
-    address: "127.0.0.1",
+    address: network.nodeIp,
     port: ports.kubelet,
     readOnlyPort: 0,
     healthzBindAddress: "127.0.0.1",
@@ -134,8 +143,9 @@ export async function startNode(
   });
   let kubelet: Daemon | undefined;
   let cgroupRoot: CgroupRoot | undefined;
+  let network: PodNetwork | undefined;
   try {
-    const network = await freePodNetwork();
+    network = await createPodNetwork();
     cgroupRoot = await createCgroupRoot(`prepull-${options.name}-${network.bridge}`);
     await writeFile(join(containerd.cniConfDir, "10-prepull.conflist"), bridgeNetwork(options, network, dir));
     const kubeconfig = await controlPlane.pki.kubeconfig(`kubelet-${options.name}`, controlPlane.server, {
@@ -168,7 +178,7 @@ export async function startNode(
         `--kubeconfig=${kubeconfig}`,
         `--root-dir=${join(dir, "kubelet")}`,
         `--hostname-override=${options.name}`,
-        "--node-ip=127.0.0.1",
+        `--node-ip=${network.nodeIp}`,
         "--v=2",
       ],
       join(dir, "kubelet.log"),
@@ -181,6 +191,7 @@ export async function startNode(
     );
     const started = kubelet;
     const cgroups = cgroupRoot;
+    const bridge = network.bridge;
     return {
       name: options.name,
       containerd,
@@ -191,7 +202,7 @@ export async function startNode(
         await started.stop("SIGTERM", 10_000);
         await killTasks(containerd);
         await containerd.stop();
-        await run("ip", ["link", "delete", network.bridge]).catch(() => undefined);
+        await run("ip", ["link", "delete", bridge]).catch(() => undefined);
         await cgroups.remove();
         await unmountUnder(dir);
       },
@@ -201,6 +212,7 @@ export async function startNode(
     await killTasks(containerd);
     await containerd.stop();
     await cgroupRoot?.remove().catch(() => undefined);
+    if (network) await run("ip", ["link", "delete", network.bridge]).catch(() => undefined);
     throw error;
   }
 }
