@@ -37,7 +37,8 @@ export interface Cluster {
     tag?: string,
     extraLayers?: LayerSpec[],
   ): Promise<PushedImage>;
-  kubectl(args: readonly string[], input?: string): Promise<string>;
+  /** Runs kubectl as the admin; fails with what it printed when it exits non-zero. */
+  kubectl(args: readonly string[], input?: string): Promise<{ stdout: string; stderr: string }>;
   /** The last lines of every component's log, for a failed test's report. */
   logTails(lines?: number): string;
   stop(): Promise<void>;
@@ -125,8 +126,14 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
           maxBuffer: 16 * 1024 * 1024,
         });
         if (input !== undefined) child.child.stdin?.end(input);
-        const { stdout } = await child;
-        return stdout;
+        try {
+          return await child;
+        } catch (error) {
+          const failed = error as { stderr?: string; message: string };
+          throw new Error(`kubectl ${args.join(" ")}: ${failed.stderr?.trim() || failed.message}`, {
+            cause: error,
+          });
+        }
       },
       logTails(lines = 40) {
         return logFiles.map(({ name, file }) => `--- ${name} (${file})\n${tailOf(file, lines)}`).join("\n");
