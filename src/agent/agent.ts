@@ -16,6 +16,7 @@ import { pullAuthFrom, type CredentialKeyring, type RegistryClient } from "../re
 import {
   createDiskGuard,
   imageFilesystemOf,
+  imageFilesystemUse,
   WarmScheduler,
   type ImageRuntime,
   type WarmLogger,
@@ -96,8 +97,17 @@ export async function startAgent(
   parts: AgentParts,
 ): Promise<RunningAgent> {
   const { registry, keyring, logger } = parts;
-  // Gauges read the overview at scrape time, so `overview` may be defined below.
-  const metrics = createAgentMetrics({ status: () => overview() });
+  // Gauges read the overview and the rest at scrape time, so these may be defined below.
+  const metrics = createAgentMetrics(
+    { status: () => overview() },
+    {
+      generationTimes: () => scheduler.generationTimes(),
+      faults: () => scheduler.faults(),
+      pinReasons: () => pins.reasons(),
+      diskThreshold: options.diskThreshold,
+      imageFilesystemUse: () => filesystemUse(),
+    },
+  );
   const runtime = parts.connectRuntime(metrics.criObserver);
   const startedAt = new Date().toISOString();
   let desired = initial;
@@ -105,6 +115,7 @@ export async function startAgent(
   const supportOf = supportWatcher(logger);
   let optedOut = optedOutOf(initial.entries);
   const imageFilesystem = imageFilesystemOf(runtime, options.imageFsPath);
+  const filesystemUse = imageFilesystemUse(imageFilesystem);
   // containerd's own API answers on the CRI socket; pins go through it (CRI cannot set them).
   const containerd = createContainerdClient({ endpoint: runtime.endpoint });
   const pins = new PinKeeper({

@@ -1,7 +1,7 @@
 import { statfs } from "node:fs/promises";
 import { probeContainerd, syncPins, type Capability, type ContainerdApi } from "../containerd/index.ts";
 import type { AgentStatus } from "../agent-status/index.ts";
-import type { ImageRuntime, PinEntry, RuntimeImage, WarmLogger } from "../warm/index.ts";
+import type { ImageRuntime, PinEntry, PinReason, RuntimeImage, WarmLogger } from "../warm/index.ts";
 import { pinInputsDigest } from "./pin-inputs.ts";
 
 export interface PinKeeperOptions {
@@ -65,6 +65,7 @@ export class PinKeeper {
   #status: PinsStatus | undefined;
   #count = 0;
   #bytes = 0;
+  #reasons: Readonly<Partial<Record<PinReason, number>>> = {};
   #running: Promise<void> | undefined;
   #again = false;
   /** The inputs of the last full pin pass that found nothing to change, and when it ran. */
@@ -113,6 +114,11 @@ export class PinKeeper {
       (Object.keys(next) as Array<keyof PinsStatus>).every((key) => last[key] === next[key]);
     if (!same) this.#status = next;
     return this.#status ?? next;
+  }
+
+  /** Entries by the last pin pass's decision (`budget`: left unpinned, over the budget); none while unavailable. */
+  reasons(): Readonly<Partial<Record<PinReason, number>>> {
+    return this.#capability.available ? this.#reasons : {};
   }
 
   /**
@@ -212,6 +218,9 @@ export class PinKeeper {
       byKey.set(key, { view, imageId: entry.imageId });
     });
     this.#byKey = byKey;
+    const reasons: Partial<Record<PinReason, number>> = {};
+    for (const pin of plan.entries) reasons[pin.reason] = (reasons[pin.reason] ?? 0) + 1;
+    this.#reasons = reasons;
     const pinnedImages = new Set(
       entries.filter((_, index) => plan.entries[index]?.reason === "pinned").map((entry) => entry.imageId),
     );

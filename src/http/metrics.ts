@@ -2,6 +2,8 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom
 import type { CallObserver } from "../cri/index.ts";
 import { ENTRY_STATES, type WarmLoopEvents } from "../warm/index.ts";
 import type { AgentStatus } from "../agent-status/index.ts";
+import { FAILURE_KINDS } from "../failure/index.ts";
+import { registerFleetMetrics, type FleetSource } from "./fleet-metrics.ts";
 
 export interface AgentMetrics {
   readonly registry: Registry;
@@ -16,12 +18,24 @@ export interface AgentMetrics {
 export type StatusOverview = Pick<AgentStatus, "warm" | "summary" | "runtime" | "pins">;
 
 /**
- * The agent's `prepull_` metrics. Gauges are read from the status at scrape time; counters and
- * histograms follow events. No label ever carries an image name, so cardinality stays bounded.
+ * prom-client's default gauges whose names end in `_total`, which Prometheus reserves for counters
+ * (`promtool check metrics` flags them); the same counts by type stay, without the suffix.
  */
-export function createAgentMetrics(source: { status(): StatusOverview }): AgentMetrics {
+const MISNAMED_DEFAULTS = [
+  "nodejs_active_handles_total",
+  "nodejs_active_requests_total",
+  "nodejs_active_resources_total",
+];
+
+/**
+ * The agent's `prepull_` metrics. Gauges are read from the status at scrape time; counters and
+ * histograms follow events. Only the few drift series carry an image name (see fleet-metrics.ts),
+ * so cardinality stays bounded whatever the size of the set.
+ */
+export function createAgentMetrics(source: { status(): StatusOverview }, fleet?: FleetSource): AgentMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  for (const name of MISNAMED_DEFAULTS) registry.removeSingleMetric(name);
   const registers = [registry];
 
   new Gauge({
@@ -101,6 +115,14 @@ export function createAgentMetrics(source: { status(): StatusOverview }): AgentM
     labelNames: ["result"],
     registers,
   });
+  const pullFailures = new Counter({
+    name: "prepull_pull_failures_total",
+    help: "Attempts at an entry that failed or were blocked, by failure kind.",
+    labelNames: ["kind"],
+    registers,
+  });
+  // Every kind from 0, so that rate() sees an entry's first failure too.
+  for (const kind of FAILURE_KINDS) pullFailures.inc({ kind }, 0);
   const pullDuration = new Histogram({
     name: "prepull_pull_duration_seconds",
     help: "Time to warm an entry that needed pulls.",
@@ -144,11 +166,16 @@ export function createAgentMetrics(source: { status(): StatusOverview }): AgentM
     registers,
   });
 
+  if (fleet !== undefined) registerFleetMetrics(registry, fleet);
+
   return {
     registry,
     events: {
       onPull(result) {
         pulls.inc({ result: result.outcome });
+        if (result.outcome === "failed" || result.outcome === "blocked") {
+          pullFailures.inc({ kind: result.errorKind ?? "runtime" });
+        }
         if (result.pulls.length > 0) {
           pullDuration.observe(result.seconds);
           if (result.outcome === "pulled" && result.size !== undefined) pulledBytes.inc(result.size);

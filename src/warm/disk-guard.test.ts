@@ -1,7 +1,7 @@
 import { statfs } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { describe, expect, it } from "vitest";
-import { createDiskGuard, imageFilesystemOf, MOUNTPOINT_TTL_MS } from "./disk-guard.ts";
+import { createDiskGuard, imageFilesystemOf, imageFilesystemUse, MOUNTPOINT_TTL_MS } from "./disk-guard.ts";
 
 describe("createDiskGuard on real filesystems", () => {
   it("blocks a pull that would cross the threshold and allows one that would not", async () => {
@@ -78,5 +78,23 @@ describe("imageFilesystemOf", () => {
     expect(calls).toBe(3);
     expect(await imageFilesystemOf(runtime, "/mnt/images")()).toBe("/mnt/images");
     expect(calls).toBe(3);
+  });
+});
+
+describe("imageFilesystemUse", () => {
+  it("reads the share in use as the guard does, none where the filesystem is not visible, and keeps the last reading while the runtime cannot say where it is", async () => {
+    let where: string | Error = tmpdir();
+    const use = imageFilesystemUse(() =>
+      where instanceof Error ? Promise.reject(where) : Promise.resolve(where),
+    );
+    const stats = await statfs(tmpdir());
+    const ratio = await use();
+    expect(ratio).toBeCloseTo(1 - stats.bavail / stats.blocks, 2);
+    where = new Error("the runtime is down");
+    expect(await use()).toBe(ratio);
+    where = "/var/lib/containerd-not-mounted-here";
+    expect(await use()).toBeUndefined();
+    where = new Error("the runtime is down");
+    expect(await use()).toBeUndefined();
   });
 });

@@ -60,6 +60,38 @@ export function imageFilesystemOf(
   };
 }
 
+/** One statfs reading, counting blocks reserved for root as used (the runtime may not get them). */
+async function readFilesystem(mountpoint: string): Promise<FilesystemSample> {
+  const stats = await statfs(mountpoint);
+  const capacityBytes = stats.blocks * stats.bsize;
+  return { capacityBytes, usedBytes: capacityBytes - stats.bavail * stats.bsize };
+}
+
+const errorCode = (error: unknown): string => (error as NodeJS.ErrnoException).code ?? "";
+
+/**
+ * The image filesystem's used share as the guard reads it, for metrics: undefined while the
+ * filesystem is not visible here (the guard is off). While the runtime cannot say where the
+ * filesystem is (it is down), the last reading stands.
+ */
+export function imageFilesystemUse(mountpoint: () => Promise<string>): () => Promise<number | undefined> {
+  let last: number | undefined;
+  return async () => {
+    let path: string;
+    try {
+      path = await mountpoint();
+    } catch {
+      return last;
+    }
+    try {
+      last = usedRatio(await readFilesystem(path));
+    } catch (error) {
+      if (NOT_VISIBLE.has(errorCode(error))) last = undefined;
+    }
+    return last;
+  };
+}
+
 /**
  * Keeps pulls from pushing the image filesystem past `threshold` (default under kubelet's 85% GC
  * mark), so pre-pulling never triggers image GC or eviction:
@@ -95,11 +127,9 @@ export function createDiskGuard(options: {
 
   const sample = async (mountpoint: string): Promise<FilesystemSample | undefined> => {
     try {
-      const stats = await statfs(mountpoint);
-      const capacityBytes = stats.blocks * stats.bsize;
-      return { capacityBytes, usedBytes: capacityBytes - stats.bavail * stats.bsize };
+      return await readFilesystem(mountpoint);
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code ?? "";
+      const code = errorCode(error);
       if (!NOT_VISIBLE.has(code)) throw error;
       if (!warned) {
         options.onUnavailable?.(

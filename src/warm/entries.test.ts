@@ -225,4 +225,86 @@ describe("EntryBook", () => {
     entries.replace([a]);
     expect(entries.counts()).toMatchObject({ present: 1, pulling: 0, failed: 0, total: 1 });
   });
+
+  it("keeps failure kinds and drift starts through retries, and clears them when the entry is present", () => {
+    const entries = book();
+    const missing = target("reg.example/missing:1");
+    const moved = target("reg.example/moved:1", D1);
+    const full = target("reg.example/full:1");
+    entries.replace([missing, moved, full]);
+    const drift = (): void => {
+      entries.apply(entryKey(moved), {
+        type: "finished",
+        result: result(moved.image, { outcome: "drifted", registryDigest: D2 }),
+      });
+    };
+    entries.apply(entryKey(missing), {
+      type: "finished",
+      result: result(missing.image, { errorKind: "not_found" }),
+    });
+    entries.apply(entryKey(full), {
+      type: "finished",
+      result: result(full.image, { outcome: "blocked", errorKind: "disk" }),
+    });
+    drift();
+    const driftStart = Date.now();
+    expect(entries.faults()).toEqual({
+      failing: { not_found: 1, disk: 1 },
+      drifted: [{ image: moved.image, since: driftStart }],
+    });
+
+    // Tried again: pending and pulling, then the same result, later.
+    vi.advanceTimersByTime(60_000);
+    for (const key of [entryKey(missing), entryKey(moved)]) {
+      entries.apply(key, { type: "queued", tagOnly: false });
+      entries.apply(key, { type: "pulling" });
+    }
+    expect(entries.counts()).toMatchObject({ pulling: 2, failed: 0, drifted: 0 });
+    expect(entries.faults()).toEqual({
+      failing: { not_found: 1, disk: 1 },
+      drifted: [{ image: moved.image, since: driftStart }],
+    });
+    drift();
+    expect(entries.faults().drifted).toEqual([{ image: moved.image, since: driftStart }]);
+
+    // Another result ends the drift; the next drift starts its own clock.
+    entries.apply(entryKey(moved), {
+      type: "finished",
+      result: result(moved.image, { errorKind: "network" }),
+    });
+    expect(entries.faults()).toEqual({ failing: { not_found: 1, disk: 1, network: 1 }, drifted: [] });
+    vi.advanceTimersByTime(1_000);
+    drift();
+    expect(entries.faults().drifted).toEqual([{ image: moved.image, since: Date.now() }]);
+
+    entries.apply(entryKey(missing), {
+      type: "finished",
+      result: result(missing.image, { outcome: "pulled" }),
+    });
+    entries.apply(entryKey(moved), { type: "finished", result: result(moved.image, { outcome: "pulled" }) });
+    expect(entries.faults()).toEqual({ failing: { disk: 1 }, drifted: [] });
+  });
+
+  it("lists drifted entries longest drifted first", () => {
+    const entries = book();
+    const [a, b, c] = ["reg.example/a:1", "reg.example/b:1", "reg.example/c:1"].map((image) =>
+      target(image, D1),
+    ) as [WarmTarget, WarmTarget, WarmTarget];
+    entries.replace([a, b, c]);
+    const drift = (t: WarmTarget): void => {
+      entries.apply(entryKey(t), {
+        type: "finished",
+        result: result(t.image, { outcome: "drifted", registryDigest: D2 }),
+      });
+    };
+    drift(c);
+    vi.advanceTimersByTime(5);
+    drift(b);
+    drift(a);
+    expect(entries.faults().drifted.map((d) => [d.image, d.since - START])).toEqual([
+      [c.image, 0],
+      [a.image, 5],
+      [b.image, 5],
+    ]);
+  });
 });

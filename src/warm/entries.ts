@@ -1,3 +1,4 @@
+import type { FailureKind } from "../failure/index.ts";
 import { backoffDelay, DEFAULT_RETRY, type BackoffPolicy, type RetryPolicies } from "./backoff.ts";
 import type { EntryResult } from "./execute.ts";
 import type { WarmTarget } from "./plan.ts";
@@ -17,6 +18,11 @@ export interface EntryRecord {
   readonly status: EntryStatus;
   /** Epoch milliseconds before which the entry is not pulled again; 0 when it may be now. */
   readonly retryAt: number;
+  /**
+   * Epoch milliseconds of the first of the drifted results in a row: kept while the entry is
+   * checked again, cleared by any other result. Not part of the status document.
+   */
+  readonly driftedSince?: number | undefined;
 }
 
 /**
@@ -74,17 +80,25 @@ export function isDue(entry: EntryRecord, now: number): boolean {
 export function transition(entry: EntryRecord, event: EntryEvent, context: TransitionContext): EntryRecord {
   // An event that changes nothing keeps the record, so every pass over a warm set does not
   // make a new one per entry (and readers can tell "unchanged" by identity).
-  const update = (changes: Partial<EntryStatus>, retryAt = entry.retryAt): EntryRecord =>
+  // Every argument given: a default would also stand in for an explicit `undefined` (clear).
+  const update = (
+    changes: Partial<EntryStatus>,
+    retryAt: number,
+    driftedSince: number | undefined,
+  ): EntryRecord =>
     retryAt === entry.retryAt &&
+    driftedSince === entry.driftedSince &&
     (Object.keys(changes) as Array<keyof EntryStatus>).every((field) =>
       Object.is(entry.status[field], changes[field]),
     )
       ? entry
-      : { ...entry, retryAt, status: { ...entry.status, ...changes } };
+      : { ...entry, retryAt, driftedSince, status: { ...entry.status, ...changes } };
   if (event.type === "queued") {
-    return event.tagOnly && entry.status.state === "present" ? entry : update({ state: "pending" });
+    return event.tagOnly && entry.status.state === "present"
+      ? entry
+      : update({ state: "pending" }, entry.retryAt, entry.driftedSince);
   }
-  if (event.type === "pulling") return update({ state: "pulling" });
+  if (event.type === "pulling") return update({ state: "pulling" }, entry.retryAt, entry.driftedSince);
 
   const { result } = event;
   if (result.outcome === "present" || result.outcome === "pulled") {
@@ -102,6 +116,7 @@ export function transition(entry: EntryRecord, event: EntryEvent, context: Trans
         registryDigest: null,
       },
       0,
+      undefined,
     );
   }
   const attempts = entry.status.attempts + 1;
@@ -119,16 +134,29 @@ export function transition(entry: EntryRecord, event: EntryEvent, context: Trans
       registryDigest: result.registryDigest ?? null,
     },
     retryAt,
+    drifted ? (entry.driftedSince ?? context.now) : undefined,
   );
 }
 
 /** How many entries are in each state, and in all. */
 export type StateCounts = Readonly<Record<EntryState | "total", number>>;
 
+/** What is wrong with the set, for metrics: counts by kind and drifts, not per-entry statuses. */
+export interface EntryFaults {
+  /**
+   * Entries whose last attempt failed or was blocked, by failure kind. An entry keeps its kind
+   * while it is tried again (pending, pulling), so a retry does not hide the failure.
+   */
+  readonly failing: Readonly<Partial<Record<FailureKind, number>>>;
+  /** Entries drifted since (epoch ms), longest drifted first; kept while they are checked again. */
+  readonly drifted: ReadonlyArray<{ readonly image: string; readonly since: number }>;
+}
+
 interface BookViews {
   readonly records: readonly EntryRecord[];
   readonly statuses: readonly EntryStatus[];
   readonly counts: StateCounts;
+  readonly faults: EntryFaults;
 }
 
 /**
@@ -212,6 +240,11 @@ export class EntryBook {
     return this.#current().counts;
   }
 
+  /** The same object until the book changes. */
+  faults(): EntryFaults {
+    return this.#current().faults;
+  }
+
   #changed(): void {
     this.#views = undefined;
   }
@@ -220,11 +253,19 @@ export class EntryBook {
     if (this.#views !== undefined) return this.#views;
     const records = [...this.#entries.values()];
     const counts = Object.fromEntries(ENTRY_STATES.map((state) => [state, 0])) as Record<EntryState, number>;
-    for (const { status } of records) counts[status.state] += 1;
+    const failing: Partial<Record<FailureKind, number>> = {};
+    const drifted: Array<{ image: string; since: number }> = [];
+    for (const { status, driftedSince } of records) {
+      counts[status.state] += 1;
+      if (status.errorKind !== null) failing[status.errorKind] = (failing[status.errorKind] ?? 0) + 1;
+      if (driftedSince !== undefined) drifted.push({ image: status.image, since: driftedSince });
+    }
+    drifted.sort((a, b) => a.since - b.since || (a.image < b.image ? -1 : a.image > b.image ? 1 : 0));
     this.#views = {
       records,
       statuses: records.map((entry) => entry.status),
       counts: { ...counts, total: records.length },
+      faults: { failing, drifted },
     };
     return this.#views;
   }

@@ -34,7 +34,7 @@ export {
   type BackoffPolicy,
   type RetryPolicies,
 } from "./backoff.ts";
-export { createDiskGuard, imageFilesystemOf, type DiskGuard } from "./disk-guard.ts";
+export { createDiskGuard, imageFilesystemOf, imageFilesystemUse, type DiskGuard } from "./disk-guard.ts";
 export type { RuntimeStatus } from "./runtime-health.ts";
 export type { WarmLogger, WarmLoopEvents } from "./events.ts";
 export {
@@ -45,6 +45,8 @@ export {
   type WarmStatus,
 } from "./scheduler.ts";
 export { ENTRY_STATES, type EntryState, type EntryStatus } from "./state.ts";
+export type { EntryFaults } from "./entries.ts";
+export type { GenerationTimes } from "./generation-timing.ts";
 export {
   pinNames,
   planPins,

@@ -7,8 +7,10 @@ import {
   systemClock,
   type Clock,
   type EntryEvent,
+  type EntryFaults,
   type StateCounts,
 } from "./entries.ts";
+import { GenerationTiming, type GenerationTimes } from "./generation-timing.ts";
 import type { EntryResult, TagResolver } from "./execute.ts";
 import { startWarmPass, type PassHooks, type SizeLookup, type StartedPass } from "./pass.ts";
 import { PassTrigger } from "./pass-trigger.ts";
@@ -90,6 +92,7 @@ export class WarmScheduler {
   readonly #jobs = new Map<string, Job>();
   readonly #work = new Set<Promise<unknown>>();
   readonly #trigger: PassTrigger;
+  readonly #timing: GenerationTiming;
   #generation = "";
   #notBefore = 0;
   #started = false;
@@ -107,6 +110,7 @@ export class WarmScheduler {
       clock: this.#clock,
     });
     this.#slots = new PQueue({ concurrency: options.concurrency });
+    this.#timing = new GenerationTiming(this.#clock);
     this.#trigger = new PassTrigger(
       () => this.#pass(),
       (error) => {
@@ -128,6 +132,9 @@ export class WarmScheduler {
       job.controller.abort(new Error("the entry left the desired set"));
       this.#jobs.delete(key);
     }
+    this.#timing.started(generation);
+    // The new set may be present already (entries only left it).
+    this.#timing.observe(this.#book.counts());
     if (generation !== this.#generation) {
       this.#generation = generation;
       const delay = spreadDelay(this.#options.nodeName, generation, this.#options.spreadMs);
@@ -179,6 +186,16 @@ export class WarmScheduler {
   /** The desired entries in set order, with their status; the same array while none changed. */
   entries(): readonly ScheduledEntry[] {
     return this.#book.records();
+  }
+
+  /** When the generation in force took force here, and when this node was first warm at it. */
+  generationTimes(): GenerationTimes {
+    return this.#timing.times();
+  }
+
+  /** Failures by kind and drifts, kept through retries; the same object while no entry changed. */
+  faults(): EntryFaults {
+    return this.#book.faults();
   }
 
   /** Keys (`entryKey`) of the entries that hold a pull slot now. */
@@ -296,6 +313,10 @@ export class WarmScheduler {
   #apply(key: string, event: EntryEvent) {
     const before = this.#book.get(key)?.status.state;
     const entry = this.#book.apply(key, event);
+    // Counts are looked at only when an entry turns present and the node was not warm yet.
+    if (entry?.status.state === "present" && before !== "present" && this.#timing.waiting()) {
+      this.#timing.observe(this.#book.counts());
+    }
     if (entry !== undefined && entry.status.state !== before) {
       this.#options.logger?.debug(
         { image: entry.status.image, from: before, to: entry.status.state },
