@@ -147,23 +147,26 @@ function pick(metadata: KubeObject["metadata"]): Partial<KubeObject["metadata"]>
 
 /**
  * Renders a kustomization the way `kubectl kustomize` does, for the features deploy/ uses
- * (resources, components, namespace, metadata labels, unhashed ConfigMap generators, strategic
+ * (resources, components and their resources, namespace, metadata labels, unhashed ConfigMap generators, strategic
  * merge patches). Anything else is an error, never a silent difference.
  */
 export function renderKustomization(dir: string): KubeObject[] {
   const kustomization = readKustomization(dir);
-  let objects: KubeObject[] = [];
-  for (const resource of kustomization.resources ?? []) {
-    const path = resolve(dir, resource);
-    objects.push(
-      ...(existsSync(join(path, "kustomization.yaml")) ? renderKustomization(path) : readObjects(path)),
-    );
-  }
+  let objects = resourcesOf(dir, kustomization);
   for (const component of kustomization.components ?? []) {
     const path = resolve(dir, component);
-    objects = transform(path, readKustomization(path), objects);
+    const parsed = readKustomization(path);
+    // A component's own resources join what it transforms, as in kustomize.
+    objects = transform(path, parsed, [...objects, ...resourcesOf(path, parsed)]);
   }
   return transform(dir, kustomization, objects);
+}
+
+function resourcesOf(dir: string, kustomization: Kustomization): KubeObject[] {
+  return (kustomization.resources ?? []).flatMap((resource) => {
+    const path = resolve(dir, resource);
+    return existsSync(join(path, "kustomization.yaml")) ? renderKustomization(path) : readObjects(path);
+  });
 }
 
 /** `kubectl kustomize DIR`, when kubectl is installed; undefined otherwise. */
