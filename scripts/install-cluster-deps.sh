@@ -6,15 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-sandbox-deps.sh
-if [ ! -x /usr/lib/cni/bridge ]; then
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "missing: containernetworking-plugins — install it (apt-get install containernetworking-plugins) or run as root" >&2
-    exit 1
-  fi
-  echo "installing containernetworking-plugins from Debian's packages" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends containernetworking-plugins >/dev/null
-fi
+bash scripts/install-debian-packages.sh /usr/lib/cni/bridge=containernetworking-plugins
 bash scripts/fetch-runtimes.sh etcd
 bash scripts/build-kubernetes.sh
