@@ -152,8 +152,8 @@ export function agentCommand(context: CliContext): Command {
       percentOption(
         "--pin-budget <percent>",
         "pin at most this share of the image filesystem, in set order; the rest stays warm unpinned. " +
-          "The default 50 keeps pins well under kubelet's GC marks (starts at 85, frees down to 80), " +
-          "so GC can still free space from the images pods no longer use",
+          "Sizes are the compressed ones the runtime reports; unpacked layers take as much again or " +
+          "more on disk, so keep it well under half of kubelet's GC mark (85) for GC to have room",
         50,
       ).env("PREPULL_PIN_BUDGET"),
     );
