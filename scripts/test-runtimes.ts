@@ -3,9 +3,7 @@
 //
 //   npm run test:runtimes                       # containerd-2, containerd-1.7, containerd-1.6
 //   PREPULL_TEST_RUNTIMES=containerd-1.7 npm run test:runtimes
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, readdirSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
@@ -14,6 +12,7 @@ import {
   runtimeBinaries,
   type RuntimeName,
 } from "../test/sandbox/runtimes.ts";
+import { runVitest } from "./vitest-run.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
@@ -45,15 +44,8 @@ function chosenRuntimes(): RuntimeName[] {
   return listed as RuntimeName[];
 }
 
-interface VitestSummary {
-  readonly numPassedTests: number;
-  readonly numFailedTests: number;
-  readonly numTotalTests: number;
-}
-
 const files = runtimeTestFiles();
 const results: { label: string; passed: number; failed: number }[] = [];
-const scratch = mkdtempSync(join(tmpdir(), "prepull-matrix-"));
 for (const name of chosenRuntimes()) {
   let label: string = name;
   try {
@@ -66,34 +58,9 @@ for (const name of chosenRuntimes()) {
     continue;
   }
   process.stdout.write(`\n== ${label} (${name}): ${files.length} test files\n`);
-  const report = join(scratch, `${name}.json`);
-  const run = spawnSync(
-    process.execPath,
-    [
-      join(root, "node_modules/vitest/vitest.mjs"),
-      "run",
-      "--reporter=dot",
-      "--reporter=json",
-      `--outputFile.json=${report}`,
-      ...files,
-    ],
-    { cwd: root, stdio: "inherit", env: { ...process.env, [RUNTIME_VARIABLE]: name } },
-  );
-  let summary: VitestSummary | undefined;
-  try {
-    summary = JSON.parse(readFileSync(report, "utf8")) as VitestSummary;
-  } catch {
-    summary = undefined;
-  }
-  const passed = summary?.numPassedTests ?? 0;
-  // A run that crashed before reporting counts as one failure, whatever it printed.
-  const failed =
-    summary === undefined
-      ? 1
-      : summary.numFailedTests + (run.status === 0 ? 0 : summary.numFailedTests === 0 ? 1 : 0);
-  results.push({ label, passed, failed });
+  const counts = runVitest(files, { reporter: "dot", env: { ...process.env, [RUNTIME_VARIABLE]: name } });
+  results.push({ label, ...counts });
 }
-rmSync(scratch, { recursive: true, force: true });
 
 process.stdout.write("\n");
 for (const { label, passed, failed } of results)
