@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import type { AgentStatus } from "../../src/http/index.ts";
 import { startAgentProcess } from "../agent/agent-process.ts";
-import type { PushedImage } from "../sandbox/index.ts";
+import { tagImage, type PushedImage } from "../sandbox/index.ts";
 import {
   baseKustomization,
   buildAgentImage,
@@ -28,11 +28,14 @@ let cluster: Cluster;
 let image: BuiltImage;
 let warmed: PushedImage[];
 let kustomization: string | undefined;
+/** The ImageSet the ConfigMap holds now. */
+let currentSet: readonly PushedImage[] = [];
 let shared: Awaited<ReturnType<typeof sharedMountDir>> | undefined;
 
 beforeAll(async () => {
   shared = await sharedMountDir();
-  cluster = await startCluster({ containerdParentDir: shared.path });
+  // kubelet refreshes a pod's ConfigMap volumes at each pod sync: every 10 s here, not 1 min.
+  cluster = await startCluster({ containerdParentDir: shared.path, kubeletConfig: { syncFrequency: "10s" } });
   image = await buildAgentImage(cluster.registry.host, "test");
   warmed = await Promise.all([
     cluster.pushWorkloadImage(cluster.registry, "warm/api", "v1", [{ size: 4096, seed: "api" }]),
@@ -109,12 +112,17 @@ async function deleteAgentPod(pod: Pod): Promise<void> {
   await cluster.kubectl(["delete", "pod", "-n", NAMESPACE, pod.metadata?.name ?? "", "--wait=true"]);
 }
 
-async function apply(env?: Record<string, string>): Promise<void> {
+async function apply(
+  env?: Record<string, string>,
+  set: readonly PushedImage[] = currentSet.length > 0 ? currentSet : warmed,
+  agentImage: string = image.reference,
+): Promise<void> {
+  currentSet = set;
   if (kustomization !== undefined) await rm(kustomization, { recursive: true, force: true });
   kustomization = await baseKustomization({
-    agentImage: image.reference,
+    agentImage,
     socketPath: cluster.node.containerd.socketPath,
-    imageSet: imageSetOf("agent-image-test", warmed),
+    imageSet: imageSetOf("agent-image-test", set),
     ...(env ? { env } : {}),
   });
   await cluster.kubectl(["apply", "--server-side", "--field-manager=prepull-test", "-k", kustomization]);
@@ -202,5 +210,78 @@ describe("the agent's image, built from the Dockerfile, as the DaemonSet of depl
     expect(use.accepted).toBeGreaterThan(100);
     expect(use.rejected).toBe(0);
     expect(use.compiled).toBeLessThan(use.accepted / 10);
+  });
+
+  it("an edited ConfigMap reaches the running agent, which warms the new generation without a restart", async () => {
+    const pod = await readyAgentPod();
+    const before = await warmStatus(pod);
+    const added = await cluster.pushWorkloadImage(cluster.registry, "warm/worker", "v3", [
+      { size: 4096, seed: "worker" },
+    ]);
+    await apply({ NODE_DEBUG_NATIVE: "COMPILE_CACHE" }, [...warmed, added]);
+    let status = before;
+    // kubelet swaps the volume's ..data link; the agent reloads on its own.
+    await waitFor(
+      "the agent to warm the edited set",
+      async () => {
+        status = await statusOf(pod);
+        return status.generation !== before.generation && status.warm && status.summary.total === 3;
+      },
+      120_000,
+    );
+    const same = await cluster.api.get<Pod>(
+      `/api/v1/namespaces/${NAMESPACE}/pods/${pod.metadata?.name ?? ""}`,
+    );
+    expect(same.status?.containerStatuses?.[0]?.restartCount).toBe(0);
+    expect(status.entries.find((entry) => entry.digest === added.digest)?.state).toBe("present");
+  });
+
+  it("a rolling update to a new agent image keeps the node's images, and the new pod pulls nothing", async () => {
+    const old = await readyAgentPod();
+    const set = (await warmStatus(old)).entries.map((entry) => entry.digest);
+    // The same build under the release's next tag: a new image reference rolls the DaemonSet.
+    const repository = image.reference.slice(
+      image.reference.indexOf("/") + 1,
+      image.reference.lastIndexOf(":"),
+    );
+    const digest = (await cluster.node.containerd.ctr(["images", "ls", "--quiet"]))
+      .split("\n")
+      .find((name) => name.startsWith(`${cluster.registry.host}/${repository}@`))
+      ?.split("@")[1];
+    if (digest === undefined) throw new Error(`no record of ${image.reference} on the node`);
+    await tagImage(cluster.registry, repository, digest, "next");
+    const next = `${cluster.registry.host}/${repository}:next`;
+    const allWarmed = await cluster.node.containerd.ctr(["images", "ls", "--quiet"]);
+    await apply({ NODE_DEBUG_NATIVE: "COMPILE_CACHE" }, undefined, next);
+
+    const pod = await readyAgentPod(old.metadata?.name);
+    expect(pod.spec?.containers[0]?.image).toBe(next);
+    const status = await warmStatus(pod);
+    expect(status.entries.map((entry) => entry.digest)).toEqual(expect.arrayContaining(set));
+    expect(status.entries.every((entry) => entry.state === "present" && entry.lastPullSeconds === null)).toBe(
+      true,
+    );
+    const after = await cluster.node.containerd.ctr(["images", "ls", "--quiet"]);
+    for (const name of allWarmed
+      .split("\n")
+      .filter((line) => line.startsWith(`${cluster.registry.host}/warm/`))) {
+      expect(after.split("\n")).toContain(name);
+    }
+  });
+
+  it("deleting the DaemonSet leaves the images on the node", async () => {
+    const before = (await cluster.node.containerd.ctr(["images", "ls", "--quiet"]))
+      .split("\n")
+      .filter((line) => line.startsWith(`${cluster.registry.host}/warm/`));
+    expect(before.length).toBeGreaterThanOrEqual(3);
+    await cluster.kubectl(["delete", "daemonset", "-n", NAMESPACE, "prepull-agent", "--wait=true"]);
+    await waitFor("the agent's pod to be gone", async () => {
+      const list = await cluster.api.get<List<Pod>>(
+        `/api/v1/namespaces/${NAMESPACE}/pods?labelSelector=${SELECTOR}`,
+      );
+      return list.items.length === 0;
+    });
+    const after = (await cluster.node.containerd.ctr(["images", "ls", "--quiet"])).split("\n");
+    expect(after).toEqual(expect.arrayContaining(before));
   });
 });
