@@ -10,6 +10,7 @@ const BENCHMARKS = [
   "agent-pass.ts",
   "scale.ts",
   "manifests-scan.ts",
+  "pod-start.ts",
 ];
 
 let failed = 0;
