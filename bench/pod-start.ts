@@ -12,13 +12,7 @@ import { execFile } from "node:child_process";
 import { loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { parseArgs, promisify } from "node:util";
-import {
-  componentVersions,
-  createNamespace,
-  startCluster,
-  type Cluster,
-  type ClusterOptions,
-} from "../test/kubernetes/harness/index.ts";
+import { componentVersions, createNamespace, startCluster } from "../test/kubernetes/harness/index.ts";
 import { startRegistry } from "../test/sandbox/index.ts";
 import {
   deleteDeployment,
@@ -54,18 +48,6 @@ const scenarios: Array<{ key: Scenario; kubeletConfig?: Record<string, unknown> 
   { key: "warmed" },
 ];
 
-/** A start can lose a port picked as free to another process; up to two more attempts then. */
-async function startClusterRetrying(options: ClusterOptions): Promise<Cluster> {
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      return await startCluster(options);
-    } catch (error) {
-      if (attempt === 3) throw error;
-      process.stderr.write(`cluster start failed, trying again: ${String(error).split("\n")[0]}\n`);
-    }
-  }
-}
-
 const loadAtStart = loadavg()[0] ?? NaN;
 const registry = await startRegistry();
 const samples = new Map<Scenario, StartSample[]>();
@@ -80,7 +62,7 @@ const add = (key: Scenario, sample: StartSample): void => {
 try {
   for (let round = 0; round < runs; round += 1) {
     for (const scenario of scenarios) {
-      const cluster = await startClusterRetrying(
+      const cluster = await startCluster(
         scenario.kubeletConfig ? { kubeletConfig: scenario.kubeletConfig } : {},
       );
       try {

@@ -58,6 +58,17 @@ export interface ClusterOptions {
  * that did not come up; tears down what it started.
  */
 export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
+  // A port picked as free can be taken by another process before the component binds it.
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await startClusterOnce(options);
+    } catch (error) {
+      if (attempt === 3 || !String(error).includes("address already in use")) throw error;
+    }
+  }
+}
+
+async function startClusterOnce(options: ClusterOptions): Promise<Cluster> {
   const components = kubernetesComponents();
   const dir = await mkdtemp(join(tmpdir(), "prepull-kube-"));
   const workload = await readFile(components.workload);
