@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { execFile } from "node:child_process";
@@ -201,7 +201,9 @@ export async function startNode(
       async stop() {
         await started.stop("SIGTERM", 10_000);
         await killTasks(containerd);
+        const namespaces = await podNetworkNamespaces(containerd);
         await containerd.stop();
+        await removeNetworkNamespaces(namespaces);
         await run("ip", ["link", "delete", bridge]).catch(() => undefined);
         await cgroups.remove();
         await unmountUnder(dir);
@@ -249,5 +251,31 @@ async function killTasks(containerd: ContainerdInstance): Promise<void> {
   for (const task of await runningTasks(containerd)) {
     await containerd.ctr(["tasks", "kill", "--signal", "SIGKILL", task]).catch(() => undefined);
     await containerd.ctr(["tasks", "delete", "--force", task]).catch(() => undefined);
+  }
+}
+
+/**
+ * The network namespaces of the pod sandboxes containerd still holds. A stopped sandbox keeps its
+ * namespace until kubelet's garbage collection removes the sandbox, which a teardown does not wait
+ * for, so the harness removes them itself once containerd has stopped.
+ */
+async function podNetworkNamespaces(containerd: ContainerdInstance): Promise<string[]> {
+  const listed = await containerd.ctr(["containers", "list", "--quiet"]).catch(() => "");
+  const paths: string[] = [];
+  for (const id of listed.split("\n").filter(Boolean)) {
+    const info = await containerd.ctr(["containers", "info", id]).catch(() => "{}");
+    const spec = (
+      JSON.parse(info) as { Spec?: { linux?: { namespaces?: Array<{ type: string; path?: string }> } } }
+    ).Spec;
+    const path = spec?.linux?.namespaces?.find((namespace) => namespace.type === "network")?.path;
+    if (path !== undefined && /^\/(var\/)?run\/netns\/cni-[\w-]+$/.test(path)) paths.push(path);
+  }
+  return [...new Set(paths)];
+}
+
+async function removeNetworkNamespaces(paths: readonly string[]): Promise<void> {
+  for (const path of paths) {
+    await run("umount", [path]).catch(() => undefined);
+    await rm(path, { force: true });
   }
 }
