@@ -3,6 +3,7 @@ import { runPrepull } from "../cli/run-prepull.ts";
 import { pushArtifact, pushImage, type FileLayer, type PushedImage } from "../sandbox/index.ts";
 import {
   createNamespace,
+  createPod,
   eventLines,
   podEvents,
   startCluster,
@@ -68,25 +69,18 @@ function listingOf(layers: readonly FileLayer[]): string {
 
 /** One run-to-completion container that lists the image volume, both with pull policy Never. */
 async function createListingPod(name: string, reference: string): Promise<void> {
-  await cluster.api.create(`/api/v1/namespaces/${NAMESPACE}/pods`, {
-    apiVersion: "v1",
-    kind: "Pod",
-    metadata: { name },
-    spec: {
-      restartPolicy: "Never",
-      terminationGracePeriodSeconds: 0,
-      automountServiceAccountToken: false,
-      containers: [
-        {
-          name: "main",
-          image: lister.reference,
-          imagePullPolicy: "Never",
-          args: ["ls", MOUNT],
-          volumeMounts: [{ name: "data", mountPath: MOUNT }],
-        },
-      ],
-      volumes: [{ name: "data", image: { reference, pullPolicy: "Never" } }],
-    },
+  await createPod(cluster.api, NAMESPACE, name, {
+    restartPolicy: "Never",
+    containers: [
+      {
+        name: "main",
+        image: lister.reference,
+        imagePullPolicy: "Never",
+        args: ["ls", MOUNT],
+        volumeMounts: [{ name: "data", mountPath: MOUNT }],
+      },
+    ],
+    volumes: [{ name: "data", image: { reference, pullPolicy: "Never" } }],
   });
 }
 
