@@ -116,6 +116,12 @@ describe("prepull's monitoring against a real Prometheus scraping a real agent",
       return result.length === 1 ? result : undefined;
     });
     expect(warm[0]?.metric.pod).toBe("prepull-agent-x7k2p");
+    // The rules record the generation's time to warm at their next evaluation; the next test
+    // moves to another generation, so wait for that record first.
+    await eventually("the rules to record the first generation's time to warm", async () => {
+      const recorded = await prometheus.query("generation:prepull_time_to_warm_seconds:max");
+      return recorded.length === 1 ? recorded : undefined;
+    });
   });
 
   it("fires the failing entry's alert within its for: time, naming the kind, and its next step works", async () => {
