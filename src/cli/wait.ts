@@ -8,6 +8,8 @@ import { shortenFailure } from "./failure-text.ts";
 import { durationOption, outputOption, positiveIntegerOption, repeatableOption } from "./options.ts";
 import { formatTable, TABLE_WIDTH } from "./table.ts";
 import { formatSeconds, roundSeconds } from "./units.ts";
+import { daemonSetArgument, daemonSetExpectation } from "./wait-expected.ts";
+import type { DaemonSetName } from "../kube/daemonset.ts";
 
 interface WaitFlags {
   readonly agents?: AgentAddress[];
@@ -16,6 +18,7 @@ interface WaitFlags {
   readonly config?: string[];
   readonly image?: string[];
   readonly minAgents: number;
+  readonly daemonset?: DaemonSetName;
   readonly timeout: number;
   readonly interval: number;
   readonly output: "text" | "wide" | "json";
@@ -199,6 +202,15 @@ export function waitCommand(context: CliContext): Command {
       ),
     )
     .addOption(
+      new Option(
+        "--daemonset <[namespace/]name>",
+        "expect an agent on every node this DaemonSet is scheduled on (status.desiredNumberScheduled, " +
+          "read as the pod's service account; needs get on that DaemonSet); --min-agents is the fallback when the API cannot be read",
+      )
+        .argParser(daemonSetArgument)
+        .env("PREPULL_DAEMONSET"),
+    )
+    .addOption(
       // Zero is one round: "are they warm now?".
       durationOption("-t, --timeout <duration>", "give up after this long", "15m", { allowZero: true }).env(
         "PREPULL_TIMEOUT",
@@ -213,15 +225,19 @@ export function waitCommand(context: CliContext): Command {
       const elapsed = (): number => (performance.now() - started) / 1000;
       const printer = roundPrinter(context.io, flags.output, elapsed);
       const { waitForAgents } = await import("../cluster/index.ts");
+      const requestTimeoutMs = Math.max(1000, Math.min(flags.interval, 10_000));
+      const expectation =
+        flags.daemonset === undefined ? undefined : daemonSetExpectation(flags.daemonset, requestTimeoutMs);
       const { verdict, timedOut } = await waitForAgents({
         source,
         target,
         timeoutMs: flags.timeout,
         intervalMs: flags.interval,
-        requestTimeoutMs: Math.max(1000, Math.min(flags.interval, 10_000)),
+        requestTimeoutMs,
         minAgents: flags.minAgents,
+        ...(expectation === undefined ? {} : { expectedAgents: expectation.expected }),
         onRound: printer.round,
-      });
+      }).finally(() => expectation?.close());
       printer.finish(verdict, timedOut);
       context.exitCode = verdict.done ? ExitCode.ok : ExitCode.failed;
     });

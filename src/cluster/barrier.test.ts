@@ -1,75 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { parseReference } from "../reference/index.ts";
 import { judgeBarrier, judgeNode, type WaitTarget } from "./barrier.ts";
-import type { AgentReport, ReportedEntry, ReportedStatus } from "./report.ts";
+import { agent, DIGEST, entry, OTHER } from "./test-fixtures.ts";
 
-const DIGEST = `sha256:${"a".repeat(64)}`;
-const OTHER = `sha256:${"b".repeat(64)}`;
 const OWN: WaitTarget = { kind: "own" };
-
-function entry(
-  image: string,
-  state: ReportedEntry["state"] = "present",
-  extra: Partial<ReportedEntry> = {},
-): ReportedEntry {
-  return {
-    image,
-    digest: DIGEST,
-    state,
-    imageId: state === "present" ? DIGEST : null,
-    size: null,
-    attempts: 0,
-    lastPullSeconds: null,
-    errorKind: null,
-    message: null,
-    nextRetryAt: null,
-    registryDigest: null,
-    pinned: null,
-    pinReason: null,
-    progress: null,
-    ...extra,
-  };
-}
-
-interface StatusChanges extends Partial<Omit<ReportedStatus, "config" | "runtime">> {
-  readonly config?: Partial<ReportedStatus["config"]>;
-  readonly runtime?: Partial<ReportedStatus["runtime"]>;
-}
-
-function agent(node: string, entries: ReportedEntry[], changes: StatusChanges = {}): AgentReport {
-  const at = new Date(0).toISOString();
-  const summary = { pending: 0, pulling: 0, present: 0, failed: 0, blocked: 0, drifted: 0, total: 0 };
-  for (const { state } of entries) summary[state] += 1;
-  summary.total = entries.length;
-  const { config, runtime, ...rest } = changes;
-  return {
-    agent: `${node}:8080`,
-    status: {
-      node,
-      version: "test",
-      startedAt: at,
-      generation: "g1",
-      warm: entries.every((e) => e.state === "present"),
-      lastPass: { at, seconds: 0.01 },
-      summary,
-      pins: { available: true, reason: null, count: 0, bytes: 0, budgetBytes: null },
-      entries,
-      ...rest,
-      config: { files: ["set.yaml"], sets: ["web"], emptyFiles: [], error: null, ...config },
-      runtime: {
-        endpoint: "unix:///run/containerd/containerd.sock",
-        reachable: true,
-        lastContactAt: at,
-        error: null,
-        name: "containerd",
-        version: "2.1.9",
-        apiVersion: "v1",
-        support: null,
-        ...runtime,
-      },
-    },
-  };
-}
 
 describe("judgeNode", () => {
   it("is warm when the agent says so and every entry is present", () => {
@@ -170,6 +104,13 @@ describe("judgeBarrier", () => {
     const few = judgeBarrier([agent("a", [entry("x:1")])], OWN, { minAgents: 3 });
     expect(few).toMatchObject({ done: false, reason: "1/1 agents warm, waiting for at least 3 agents" });
     expect(judgeBarrier([], OWN).done).toBe(false);
+    const named = judgeBarrier([agent("a", [entry("x:1")])], OWN, {
+      minAgents: 2,
+      minAgentsSource: "DaemonSet p/a is scheduled on 2 nodes",
+    });
+    expect(named.reason).toBe(
+      "1/1 agents warm, waiting for at least 2 agents (DaemonSet p/a is scheduled on 2 nodes)",
+    );
   });
 
   it("fails as soon as one node fails for good", () => {

@@ -158,7 +158,7 @@ export function judgeNode(report: AgentReport, target: WaitTarget): NodeVerdict 
 export function judgeBarrier(
   reports: readonly AgentReport[],
   target: WaitTarget,
-  options: { minAgents?: number } = {},
+  options: { minAgents?: number; minAgentsSource?: string } = {},
 ): BarrierVerdict {
   const nodes = reports
     .map((report) => judgeNode(report, target))
@@ -170,7 +170,8 @@ export function judgeBarrier(
   let reason = `${String(warm)}/${String(nodes.length)} agents warm`;
   let done = !failed && nodes.length >= minAgents && warm === nodes.length;
   if (nodes.length < minAgents) {
-    reason += `, waiting for at least ${String(minAgents)} agents`;
+    const source = options.minAgentsSource === undefined ? "" : ` (${options.minAgentsSource})`;
+    reason += `, waiting for at least ${String(minAgents)} agents${source}`;
   } else if (done && target.kind === "own" && generations.size > 1) {
     done = false;
     reason += `, but at ${String(generations.size)} different generations (${[...generations].join(", ")}): config still rolling out`;

@@ -9,4 +9,4 @@ export {
   type WaitTarget,
 } from "./barrier.ts";
 export type { AgentReport, ReportedStatus } from "./report.ts";
-export { waitForAgents, type AgentSource, type WaitOutcome } from "./wait.ts";
+export { waitForAgents, type AgentSource, type ExpectedAgents, type WaitOutcome } from "./wait.ts";

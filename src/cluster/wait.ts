@@ -10,13 +10,23 @@ export type AgentSource =
   | { readonly kind: "static"; readonly agents: readonly AgentAddress[] }
   | { readonly kind: "dns"; readonly service: AgentAddress };
 
+/**
+ * How many agents there must be, asked every round (nodes join and leave): a count and where it
+ * comes from, or why it cannot be known now.
+ */
+export type ExpectedAgents = () => Promise<
+  { readonly count: number; readonly source: string } | { readonly error: string }
+>;
+
 export interface WaitOptions {
   readonly source: AgentSource;
   readonly target: WaitTarget;
   readonly timeoutMs: number;
   readonly intervalMs: number;
   readonly requestTimeoutMs: number;
+  /** The fewest agents that can be done; the fallback when `expectedAgents` cannot tell. */
   readonly minAgents?: number;
+  readonly expectedAgents?: ExpectedAgents;
   /** Called after every round, e.g. to redraw a table. */
   readonly onRound?: (verdict: BarrierVerdict) => void;
 }
@@ -45,6 +55,26 @@ async function pollRound(source: AgentSource, requestTimeoutMs: number): Promise
   return Promise.all(agents.map((agent) => queue.add(() => fetchAgentReport(agent, requestTimeoutMs))));
 }
 
+function judgeRound(
+  reports: AgentReport[],
+  options: WaitOptions,
+  expected: Awaited<ReturnType<ExpectedAgents>> | undefined,
+): BarrierVerdict {
+  const fallback = options.minAgents ?? 1;
+  if (expected === undefined) return judgeBarrier(reports, options.target, { minAgents: fallback });
+  if ("error" in expected) {
+    const verdict = judgeBarrier(reports, options.target, { minAgents: fallback });
+    return {
+      ...verdict,
+      reason: `${verdict.reason} (how many agents to expect is unknown: ${expected.error}; expecting at least ${String(fallback)})`,
+    };
+  }
+  return judgeBarrier(reports, options.target, {
+    minAgents: Math.max(fallback, expected.count),
+    minAgentsSource: expected.source,
+  });
+}
+
 /**
  * Polls until every agent is warm for the target, one fails for good, or the deadline passes.
  * The last round's verdict says which, node by node.
@@ -52,12 +82,11 @@ async function pollRound(source: AgentSource, requestTimeoutMs: number): Promise
 export async function waitForAgents(options: WaitOptions): Promise<WaitOutcome> {
   const deadline = Date.now() + options.timeoutMs;
   for (;;) {
-    const reports = await pollRound(options.source, options.requestTimeoutMs);
-    const verdict = judgeBarrier(
-      reports,
-      options.target,
-      options.minAgents === undefined ? {} : { minAgents: options.minAgents },
-    );
+    const [reports, expected] = await Promise.all([
+      pollRound(options.source, options.requestTimeoutMs),
+      options.expectedAgents?.(),
+    ]);
+    const verdict = judgeRound(reports, options, expected);
     options.onRound?.(verdict);
     if (verdict.done || verdict.failed) return { verdict, timedOut: false };
     const left = deadline - Date.now();

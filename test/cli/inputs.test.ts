@@ -93,6 +93,11 @@ describe("input errors exit 2 with one line naming what is at fault", () => {
     const bomb = join(dir, "bomb.yaml");
     expectInputError(await runPrepull(["agent", "--config", bomb, "-r", endpoint]), bomb);
     expectInputError(await runMain(["wait", "--agents", "127.0.0.1:1", "--config", bomb]), bomb);
+    expectInputError(
+      await runMain(["wait", "--agents", "127.0.0.1:1", "--daemonset", "prepull/Agent"]),
+      "--daemonset",
+      'invalid DaemonSet "prepull/Agent"',
+    );
   });
 
   it("an empty ImageSet is an error for warm --config", async () => {
