@@ -305,8 +305,25 @@ describe("deploy/examples", () => {
         };
       };
     };
-    const container = job.spec.template.spec.containers[0] as Container & { args: string[] };
+    const container = job.spec.template.spec.containers[0] as Container & {
+      args: string[];
+      env: Array<{ name: string; value: string }>;
+    };
     expect(container.args[0]).toBe("wait");
+    // It expects an agent on every node of the base's DaemonSet, and may read that one object only.
+    const daemonSet = renderKustomization(join(DEPLOY, "base")).find((o) => o.kind === "DaemonSet");
+    expect(container.env).toContainEqual({ name: "PREPULL_DAEMONSET", value: daemonSet?.metadata.name });
+    const rbac = parseAllDocuments(
+      await readFile(join(DEPLOY, "examples/warm-up-job/rbac.yaml"), "utf8"),
+    ).map((document) => document.toJS() as { kind: string; rules?: unknown });
+    expect(rbac.find((o) => o.kind === "Role")?.rules).toEqual([
+      {
+        apiGroups: ["apps"],
+        resources: ["daemonsets"],
+        resourceNames: [daemonSet?.metadata.name],
+        verbs: ["get"],
+      },
+    ]);
     expect(container.args).toContain("--agents-dns=prepull-agents.prepull.svc:8080");
     expect(job.spec.template.spec.volumes.map((v) => v.configMap?.name)).toContain("prepull-imagesets");
     const policy = renderKustomization(join(DEPLOY, "base")).find(
