@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Builds what the cluster tests run from Kubernetes' Go modules, at the release pinned in
 # test/kubernetes/components/go.mod: kubelet, kube-apiserver, kube-controller-manager,
-# kube-scheduler and kubectl, into .cache/kubernetes/bin/, and the tests' workload program
-# (pause process and test containers) into .cache/kubernetes/workload/.
+# kube-scheduler and kubectl, into .cache/kubernetes/bin/, CoreDNS (the cluster DNS, pinned in
+# test/kubernetes/coredns/go.mod) into .cache/kubernetes/coredns/, and the tests' workload
+# program (pause process and test containers) into .cache/kubernetes/workload/.
 #
 # PREPULL_KUBERNETES_BINARIES=DIR uses release binaries of the same version from DIR instead of
-# building them (as envtest's KUBEBUILDER_ASSETS does); the workload is always built.
+# building them (as envtest's KUBEBUILDER_ASSETS does); CoreDNS and the workload are always built.
 # The Go build cache (go env GOCACHE) makes a second build take seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +31,10 @@ minor=$(echo "$version" | cut -d. -f2)
 mkdir -p "$out/workload"
 (cd "$components" && CGO_ENABLED=0 "$go" build -trimpath -ldflags "-s -w" -o "../../../$out/workload/" ./workload) ||
   fail "the test workload did not build"
+
+mkdir -p "$out/coredns"
+(cd test/kubernetes/coredns && "$go" build -trimpath -ldflags "-s -w" -o "../../../$out/coredns/" github.com/coredns/coredns) ||
+  fail "CoreDNS did not build"
 
 if [ -n "${PREPULL_KUBERNETES_BINARIES:-}" ]; then
   for command in "${commands[@]}"; do

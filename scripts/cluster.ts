@@ -1,10 +1,10 @@
-// A real single-node Kubernetes on loopback for a person to use: the same cluster the cluster
-// tests start (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, containerd 2.x and
+// A real single-node Kubernetes for a person to use: the same cluster the cluster
+// tests start (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, CoreDNS, containerd 2.x and
 // kubelet). Run with `npm run cluster` (as root); Ctrl-C tears it all down.
 import { componentVersions, startCluster } from "../test/kubernetes/harness/index.ts";
 
 const started = Date.now();
-process.stdout.write("Starting a single-node cluster on loopback…\n");
+process.stdout.write("Starting a single-node cluster…\n");
 const cluster = await startCluster();
 process.stdout.write(
   [

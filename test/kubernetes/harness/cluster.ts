@@ -15,7 +15,8 @@ import {
 import { connectApi, type KubeApi } from "./api.ts";
 import { kubernetesComponents, type KubernetesComponents } from "./components.ts";
 import { startControlPlane, type ControlPlane } from "./control-plane.ts";
-import { startNode, type KubeNode, type NodeOptions } from "./node.ts";
+import { startClusterDns, type ClusterDns } from "./cluster-dns.ts";
+import { createPodNetwork, removePodNetwork, startNode, type KubeNode, type NodeOptions } from "./node.ts";
 
 const run = promisify(execFile);
 
@@ -29,7 +30,15 @@ export interface Cluster {
   readonly registry: RegistryInstance;
   readonly controlPlane: ControlPlane;
   readonly api: KubeApi;
+  readonly dns: ClusterDns;
+  /** The first node, whose address the API server and the cluster DNS listen on. */
   readonly node: KubeNode;
+  /**
+   * Starts another node (its own containerd, kubelet and pod network) that joins the cluster;
+   * stopped with it. The pause image can be another, e.g. one no registry holds, so that no pod
+   * starts there.
+   */
+  addNode(name: string, options?: { sandboxImage?: string }): Promise<KubeNode>;
   /** Pushes an image that runs the test workload, with optional extra data layers. */
   pushWorkloadImage(
     registry: RegistryInstance,
@@ -53,9 +62,9 @@ export interface ClusterOptions {
 }
 
 /**
- * A single-node cluster on loopback: a sandbox registry serving the pause image, etcd and the
- * control plane, and one node (containerd 2.x and kubelet). Fails with the log of the component
- * that did not come up; tears down what it started.
+ * A cluster on this machine: a sandbox registry serving the pause image, etcd and the control
+ * plane, CoreDNS as the cluster DNS, and one node (containerd 2.x and kubelet; more with
+ * `addNode`). Fails with the log of the component that did not come up; tears down what it started.
  */
 export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
   // A port picked as free can be taken by another process before the component binds it.
@@ -96,41 +105,62 @@ async function startClusterOnce(options: ClusterOptions): Promise<Cluster> {
     const registry = await startRegistry();
     stack.push(() => registry.stop());
     const pause = await pushWorkloadImage(registry, "pause", "3.10");
-    const controlPlane = await startControlPlane(join(dir, "control-plane"), components);
+    const network = await createPodNetwork();
+    stack.push(() => removePodNetwork(network));
+    const controlPlane = await startControlPlane(join(dir, "control-plane"), components, network.nodeIp);
     stack.push(() => controlPlane.stop());
+    const dns = await startClusterDns(join(dir, "dns"), components, controlPlane, network.nodeIp);
+    stack.push(() => dns.stop());
     const api = await connectApi(controlPlane.server, {
       caCertPath: controlPlane.pki.caCertPath,
       certPath: join(controlPlane.pki.dir, "admin.crt"),
       keyPath: join(controlPlane.pki.dir, "admin.key"),
     });
     stack.push(() => api.close());
-    const nodeOptions: NodeOptions = {
-      name: options.nodeName ?? "prepull-node-1",
-      sandboxImage: pause.reference,
-      ...(options.kubeletConfig ? { kubeletConfig: options.kubeletConfig } : {}),
-      ...(options.containerdParentDir ? { containerdParentDir: options.containerdParentDir } : {}),
-    };
-    const node = await startNode(join(dir, "node-1"), nodeOptions, controlPlane, api, components);
-    stack.push(async () => {
-      try {
-        await controlPlane.stopControllers();
-        await node.drain();
-      } finally {
-        await node.stop();
-      }
-    });
     const logFiles = [
       ...controlPlane.daemons.map(({ name, daemon }) => ({ name, file: daemon.logFile })),
-      { name: `containerd (${node.name})`, file: join(node.containerd.root, "containerd.log") },
-      { name: `kubelet (${node.name})`, file: node.kubelet.logFile },
+      { name: "CoreDNS", file: dns.daemon.logFile },
     ];
+    const nodes: KubeNode[] = [];
+    const joinNode = async (options: NodeOptions): Promise<KubeNode> => {
+      const started = await startNode(join(dir, options.name), options, controlPlane, api, components);
+      nodes.push(started);
+      logFiles.push(
+        { name: `containerd (${started.name})`, file: join(started.containerd.root, "containerd.log") },
+        { name: `kubelet (${started.name})`, file: started.kubelet.logFile },
+      );
+      // Nodes stop together: the controllers first, so nothing recreates the pods a drain deletes.
+      if (nodes.length === 1) {
+        stack.push(async () => {
+          const failures: unknown[] = [];
+          const attempt = (step: Promise<void>): Promise<unknown> =>
+            step.catch((error: unknown) => failures.push(error));
+          await attempt(controlPlane.stopControllers());
+          for (const each of nodes) await attempt(each.drain());
+          for (const each of [...nodes].reverse()) await attempt(each.stop());
+          if (failures.length > 0) throw new AggregateError(failures, "the nodes did not stop cleanly");
+        });
+      }
+      return started;
+    };
+    const node = await joinNode({
+      name: options.nodeName ?? "prepull-node-1",
+      sandboxImage: pause.reference,
+      network,
+      dns: dns.endpoint,
+      ...(options.kubeletConfig ? { kubeletConfig: options.kubeletConfig } : {}),
+      ...(options.containerdParentDir ? { containerdParentDir: options.containerdParentDir } : {}),
+    });
     return {
       dir,
       components,
       registry,
       controlPlane,
       api,
+      dns,
       node,
+      addNode: (name, extra = {}) =>
+        joinNode({ name, sandboxImage: extra.sandboxImage ?? pause.reference, dns: dns.endpoint }),
       pushWorkloadImage,
       async kubectl(args, input) {
         const child = run(components.kubectl, ["--kubeconfig", controlPlane.adminKubeconfig, ...args], {

@@ -18,6 +18,8 @@ export interface KubernetesComponents {
   readonly kubeScheduler: string;
   readonly kubectl: string;
   readonly etcd: string;
+  /** The cluster DNS, built from its Go module (test/kubernetes/coredns). */
+  readonly coredns: string;
   /** The test workload: pause process and test containers (test/kubernetes/components/workload). */
   readonly workload: string;
   /** Debian's CNI plugins: bridge, host-local and loopback. */
@@ -55,6 +57,11 @@ export function kubernetesComponents(): KubernetesComponents {
       "etcd",
       "run scripts/fetch-runtimes.sh etcd",
     ),
+    coredns: required(
+      join(projectRoot, ".cache", "kubernetes", "coredns", "coredns"),
+      "CoreDNS",
+      BUILD_REMEDY,
+    ),
     workload: required(
       join(projectRoot, ".cache", "kubernetes", "workload", "workload"),
       "the test workload",
@@ -80,6 +87,7 @@ export function componentVersions(components: KubernetesComponents = kubernetesC
     `kube-scheduler ${kubeVersion(components.kubeScheduler)}`,
     `kubelet ${kubeVersion(components.kubelet)}`,
     `kubectl ${firstLine(components.kubectl, ["version", "--client"]).replace(/^Client Version: /, "")}`,
+    `CoreDNS ${firstLine(components.coredns, ["-version"]).replace(/^CoreDNS-/, "")}`,
     `etcd ${firstLine(components.etcd, ["--version"]).replace(/^etcd Version: /, "")}`,
     `containerd ${components.runtime.version}`,
     `CNI plugins ${firstLine("dpkg-query", ["-W", "-f=${Version}", "containernetworking-plugins"])}`,

@@ -6,13 +6,18 @@ import { freePort, startDaemon, waitUntilReady, type Daemon } from "../../sandbo
 import type { KubernetesComponents } from "./components.ts";
 import { createClusterPki, type ClusterPki } from "./pki.ts";
 
-/** The Service network: virtual addresses only, no kube-proxy routes to them. */
+/**
+ * The Service network. No kube-proxy runs: the harness routes the two Services pods use (the API
+ * server's and the cluster DNS) itself (service-routes.ts); other ClusterIPs lead nowhere.
+ */
 export const SERVICE_CIDR = "198.19.0.0/24";
-const KUBERNETES_SERVICE_IP = "198.19.0.1";
+export const KUBERNETES_SERVICE_IP = "198.19.0.1";
 const STARTUP_TIMEOUT_MS = 90_000;
 
 export interface ControlPlane {
   readonly server: string;
+  /** Where the API server listens: the first node's address, which its pods reach. */
+  readonly endpoint: { readonly host: string; readonly port: number };
   readonly pki: ClusterPki;
   readonly adminKubeconfig: string;
   /** Every daemon with its name, for logs when something fails. */
@@ -30,19 +35,23 @@ async function httpsReady(url: string, dispatcher: Agent): Promise<boolean> {
 
 /**
  * etcd, kube-apiserver (authorization Node,RBAC; admission NodeRestriction and PodSecurity),
- * kube-controller-manager and kube-scheduler on loopback, each on a free port, in `dir`.
+ * kube-controller-manager and kube-scheduler, each on a free port, in `dir`. The API server listens
+ * on `address` (a node's address, not loopback: pods reach it there, and the endpoint reconciler
+ * publishes it as the `kubernetes` Service's endpoint); the controllers on loopback.
  */
 export async function startControlPlane(
   dir: string,
   components: KubernetesComponents,
+  address: string,
 ): Promise<ControlPlane> {
   await mkdir(join(dir, "pki"), { recursive: true });
   const [etcdPort, etcdPeerPort, apiPort, controllerPort, schedulerPort] = await Promise.all(
     Array.from({ length: 5 }, () => freePort()),
   );
-  const server = `https://127.0.0.1:${String(apiPort)}`;
+  const server = `https://${address}:${String(apiPort)}`;
   const pki = await createClusterPki(join(dir, "pki"), [
     "IP:127.0.0.1",
+    `IP:${address}`,
     `IP:${KUBERNETES_SERVICE_IP}`,
     "DNS:localhost",
     "DNS:kubernetes",
@@ -84,11 +93,8 @@ export async function startControlPlane(
 
     const apiserver = start("kube-apiserver", components.kubeApiserver, [
       `--etcd-servers=${etcdUrl}`,
-      "--bind-address=127.0.0.1",
-      "--advertise-address=127.0.0.1",
-      // The endpoint reconciler refuses a loopback address for the `kubernetes` Service; nothing
-      // in these tests reaches the API server through that Service.
-      "--endpoint-reconciler-type=none",
+      `--bind-address=${address}`,
+      `--advertise-address=${address}`,
       `--secure-port=${String(apiPort)}`,
       `--tls-cert-file=${pki.apiserver.certPath}`,
       `--tls-private-key-file=${pki.apiserver.keyPath}`,
@@ -177,5 +183,13 @@ export async function startControlPlane(
         await daemon.stop("SIGTERM", 5_000);
     }
   };
-  return { server, pki, adminKubeconfig, daemons, stopControllers, stop };
+  return {
+    server,
+    endpoint: { host: address, port: Number(apiPort) },
+    pki,
+    adminKubeconfig,
+    daemons,
+    stopControllers,
+    stop,
+  };
 }

@@ -8,7 +8,9 @@ import { freePort, startDaemon, waitUntilReady, type Daemon } from "../../sandbo
 import type { KubeApi, List, Node } from "./api.ts";
 import { createCgroupRoot, type CgroupRoot } from "./cgroups.ts";
 import type { KubernetesComponents } from "./components.ts";
-import type { ControlPlane } from "./control-plane.ts";
+import { CLUSTER_DNS_IP, CLUSTER_DOMAIN } from "./cluster-dns.ts";
+import { KUBERNETES_SERVICE_IP, type ControlPlane } from "./control-plane.ts";
+import { routeServices, type ServiceRoute } from "./service-routes.ts";
 
 const run = promisify(execFile);
 const NODE_READY_TIMEOUT_MS = 90_000;
@@ -22,10 +24,15 @@ export interface NodeOptions {
   readonly kubeletConfig?: Record<string, unknown>;
   /** Where containerd's root goes, e.g. a small filesystem for image GC. */
   readonly containerdParentDir?: string;
+  /** The node's pod network, when made before it (the first node's address serves the API); else its own. */
+  readonly network?: PodNetwork;
+  /** Where the cluster DNS answers, routed from the node's pods as CLUSTER_DNS_IP:53. */
+  readonly dns?: { readonly host: string; readonly port: number };
 }
 
 export interface KubeNode {
   readonly name: string;
+  readonly network: PodNetwork;
   readonly containerd: ContainerdInstance;
   readonly kubelet: Daemon;
   readonly kubeletConfigFile: string;
@@ -44,13 +51,13 @@ export interface KubeNode {
  * will not report a loopback one, and without an address the API server cannot reach kubelet
  * (logs, exec, /configz).
  */
-interface PodNetwork {
+export interface PodNetwork {
   readonly bridge: string;
   readonly subnet: string;
   readonly nodeIp: string;
 }
 
-async function createPodNetwork(): Promise<PodNetwork> {
+export async function createPodNetwork(): Promise<PodNetwork> {
   const { stdout } = await run("ip", ["-o", "-4", "route", "show"]);
   for (let attempt = 0; attempt < 64; attempt++) {
     const third = String(1 + Math.floor(Math.random() * 254));
@@ -67,6 +74,23 @@ async function createPodNetwork(): Promise<PodNetwork> {
   );
 }
 
+export async function removePodNetwork(network: PodNetwork): Promise<void> {
+  await run("ip", ["link", "delete", network.bridge]).catch(() => undefined);
+}
+
+/** The Services the node's pods use, routed as kube-proxy would: the API server and the cluster DNS. */
+function serviceRoutes(controlPlane: ControlPlane, dns: NodeOptions["dns"]): ServiceRoute[] {
+  const api: ServiceRoute = {
+    serviceIp: KUBERNETES_SERVICE_IP,
+    servicePort: 443,
+    protocol: "tcp",
+    target: controlPlane.endpoint,
+  };
+  if (dns === undefined) return [api];
+  const udp: ServiceRoute = { serviceIp: CLUSTER_DNS_IP, servicePort: 53, protocol: "udp", target: dns };
+  return [api, udp, { ...udp, protocol: "tcp" }];
+}
+
 /** The bridge network of one node: a Linux bridge, addresses from host-local, no masquerading. */
 function bridgeNetwork(options: NodeOptions, network: PodNetwork, dir: string): string {
   return JSON.stringify({
@@ -77,6 +101,8 @@ function bridgeNetwork(options: NodeOptions, network: PodNetwork, dir: string): 
         type: "bridge",
         bridge: network.bridge,
         isGateway: true,
+        // A default route through the bridge: Service addresses are reached through the host.
+        isDefaultGateway: true,
         ipMasq: false,
         ipam: { type: "host-local", ranges: [[{ subnet: network.subnet }]], dataDir: join(dir, "ipam") },
       },
@@ -117,6 +143,8 @@ function kubeletConfiguration(
     podCIDR: network.subnet,
     podLogsDir: join(dir, "pod-logs"),
     resolvConf: "/etc/resolv.conf",
+    clusterDNS: [CLUSTER_DNS_IP],
+    clusterDomain: CLUSTER_DOMAIN,
     // Only memory: a busy test disk must not evict the pods under test.
     evictionHard: { "memory.available": "50Mi" },
     nodeStatusUpdateFrequency: "2s",
@@ -144,8 +172,10 @@ export async function startNode(
   let kubelet: Daemon | undefined;
   let cgroupRoot: CgroupRoot | undefined;
   let network: PodNetwork | undefined;
+  let unroute: (() => Promise<void>) | undefined;
   try {
-    network = await createPodNetwork();
+    network = options.network ?? (await createPodNetwork());
+    unroute = await routeServices(network.subnet, serviceRoutes(controlPlane, options.dns));
     cgroupRoot = await createCgroupRoot(`prepull-${options.name}-${network.bridge}`);
     await writeFile(join(containerd.cniConfDir, "10-prepull.conflist"), bridgeNetwork(options, network, dir));
     const kubeconfig = await controlPlane.pki.kubeconfig(`kubelet-${options.name}`, controlPlane.server, {
@@ -191,9 +221,11 @@ export async function startNode(
     );
     const started = kubelet;
     const cgroups = cgroupRoot;
-    const bridge = network.bridge;
+    const podNetwork = network;
+    const removeRoutes = unroute;
     return {
       name: options.name,
+      network: podNetwork,
       containerd,
       kubelet: started,
       kubeletConfigFile,
@@ -204,7 +236,8 @@ export async function startNode(
         const namespaces = await podNetworkNamespaces(containerd);
         await containerd.stop();
         await removeNetworkNamespaces(namespaces);
-        await run("ip", ["link", "delete", bridge]).catch(() => undefined);
+        await removeRoutes();
+        await removePodNetwork(podNetwork);
         await cgroups.remove();
         await unmountUnder(dir);
       },
@@ -214,7 +247,8 @@ export async function startNode(
     await killTasks(containerd);
     await containerd.stop();
     await cgroupRoot?.remove().catch(() => undefined);
-    if (network) await run("ip", ["link", "delete", network.bridge]).catch(() => undefined);
+    await unroute?.();
+    if (network) await removePodNetwork(network);
     throw error;
   }
 }
