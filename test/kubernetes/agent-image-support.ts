@@ -6,10 +6,12 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { stringify } from "yaml";
 import type { PushedImage } from "../sandbox/index.ts";
+import { isReady, waitFor, type Cluster, type List, type Pod } from "./harness/index.ts";
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const BUILD_SCRIPT = join(ROOT, "scripts", "build-agent-image.sh");
+export const AGENT_SELECTOR = encodeURIComponent("app.kubernetes.io/component=agent");
 
 export interface BuiltImage {
   readonly reference: string;
@@ -184,4 +186,29 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1
     ? (sorted[middle] ?? NaN)
     : ((sorted[middle - 1] ?? NaN) + (sorted[middle] ?? NaN)) / 2;
+}
+
+/** The agent's pod (not `other`, one being replaced) once Ready. */
+export async function readyAgentPod(cluster: Cluster, other?: string): Promise<Pod> {
+  let found: Pod | undefined;
+  let list: List<Pod> | undefined;
+  await waitFor(
+    "the agent's pod to be Ready",
+    async () => {
+      list = await cluster.api.get<List<Pod>>(
+        `/api/v1/namespaces/prepull/pods?labelSelector=${AGENT_SELECTOR}`,
+      );
+      found = list.items.find(
+        (pod) => pod.metadata?.name !== other && pod.metadata?.deletionTimestamp === undefined,
+      );
+      return found !== undefined && isReady(found);
+    },
+    120_000,
+  ).catch((error: unknown) => {
+    throw new Error(`${String(error)}; pods: ${JSON.stringify(list?.items.map((pod) => pod.status))}`, {
+      cause: error,
+    });
+  });
+  if (found === undefined) throw new Error("no agent pod");
+  return found;
 }

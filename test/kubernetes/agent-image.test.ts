@@ -6,24 +6,25 @@ import type { AgentStatus } from "../../src/http/index.ts";
 import { startAgentProcess } from "../agent/agent-process.ts";
 import { tagImage, type PushedImage } from "../sandbox/index.ts";
 import {
+  AGENT_SELECTOR,
   baseKustomization,
   buildAgentImage,
   compileCacheUse,
   imageSetOf,
   median,
   processStartMs,
+  readyAgentPod,
   sharedMountDir,
   taskPid,
   type BuiltImage,
 } from "./agent-image-support.ts";
-import { isReady, startCluster, waitFor, type Cluster, type List, type Pod } from "./harness/index.ts";
+import { startCluster, waitFor, type Cluster, type List, type Pod } from "./harness/index.ts";
 
 // The agent's image built from the Dockerfile as users build it (buildah, no daemon), pushed to
 // the sandbox registry, and deploy/base applied with it: the DaemonSet's pod runs on the real
 // kubelet, on a read-only root filesystem with every capability dropped, and warms the ImageSet
 // its ConfigMap holds through the node's containerd.
 const NAMESPACE = "prepull";
-const SELECTOR = encodeURIComponent("app.kubernetes.io/component=agent");
 let cluster: Cluster;
 let image: BuiltImage;
 let warmed: PushedImage[];
@@ -56,30 +57,6 @@ afterAll(async () => {
     await shared?.remove();
   }
 });
-
-async function readyAgentPod(other?: string): Promise<Pod> {
-  let found: Pod | undefined;
-  let list: List<Pod> | undefined;
-  await waitFor(
-    "the agent's pod to be Ready",
-    async () => {
-      list = await cluster.api.get<List<Pod>>(
-        `/api/v1/namespaces/${NAMESPACE}/pods?labelSelector=${SELECTOR}`,
-      );
-      found = list.items.find(
-        (pod) => pod.metadata?.name !== other && pod.metadata?.deletionTimestamp === undefined,
-      );
-      return found !== undefined && isReady(found);
-    },
-    120_000,
-  ).catch((error: unknown) => {
-    throw new Error(`${String(error)}; pods: ${JSON.stringify(list?.items.map((pod) => pod.status))}`, {
-      cause: error,
-    });
-  });
-  if (found === undefined) throw new Error("no agent pod");
-  return found;
-}
 
 function statusOf(pod: Pod): Promise<AgentStatus> {
   return cluster.api.get<AgentStatus>(
@@ -137,7 +114,7 @@ describe("the agent's image, built from the Dockerfile, as the DaemonSet of depl
       `agent image ${image.reference}: ${image.size} unpacked, built and pushed in ${image.buildSeconds.toFixed(1)} s\n`,
     );
     await apply();
-    const pod = await readyAgentPod();
+    const pod = await readyAgentPod(cluster);
     expect(pod.spec?.containers[0]?.image).toBe(image.reference);
     const status = await warmStatus(pod);
     expect(status.config.sets).toEqual(["agent-image-test"]);
@@ -157,9 +134,9 @@ describe("the agent's image, built from the Dockerfile, as the DaemonSet of depl
   it("a new pod finds the set warm and pulls nothing; start to first pass reported against the checkout", async () => {
     const inPod: number[] = [];
     for (let round = 0; round < 3; round += 1) {
-      const old = await readyAgentPod();
+      const old = await readyAgentPod(cluster);
       await deleteAgentPod(old);
-      const pod = await readyAgentPod(old.metadata?.name);
+      const pod = await readyAgentPod(cluster, old.metadata?.name);
       const status = await warmStatus(pod);
       // The node kept the images: the new agent's first pass found every entry present.
       expect(status.entries.map((entry) => [entry.state, entry.lastPullSeconds])).toEqual(
@@ -198,9 +175,9 @@ describe("the agent's image, built from the Dockerfile, as the DaemonSet of depl
   });
 
   it("reads the compile cache filled at build time on its read-only root filesystem", async () => {
-    const old = await readyAgentPod();
+    const old = await readyAgentPod(cluster);
     await apply({ NODE_DEBUG_NATIVE: "COMPILE_CACHE" });
-    const pod = await readyAgentPod(old.metadata?.name);
+    const pod = await readyAgentPod(cluster, old.metadata?.name);
     await warmStatus(pod);
     const { stdout } = await cluster.kubectl(["logs", "-n", NAMESPACE, pod.metadata?.name ?? ""]);
     const use = compileCacheUse(stdout);
@@ -213,7 +190,7 @@ describe("the agent's image, built from the Dockerfile, as the DaemonSet of depl
   });
 
   it("an edited ConfigMap reaches the running agent, which warms the new generation without a restart", async () => {
-    const pod = await readyAgentPod();
+    const pod = await readyAgentPod(cluster);
     const before = await warmStatus(pod);
     const added = await cluster.pushWorkloadImage(cluster.registry, "warm/worker", "v3", [
       { size: 4096, seed: "worker" },
@@ -237,7 +214,7 @@ describe("the agent's image, built from the Dockerfile, as the DaemonSet of depl
   });
 
   it("a rolling update to a new agent image keeps the node's images, and the new pod pulls nothing", async () => {
-    const old = await readyAgentPod();
+    const old = await readyAgentPod(cluster);
     const set = (await warmStatus(old)).entries.map((entry) => entry.digest);
     // The same build under the release's next tag: a new image reference rolls the DaemonSet.
     const repository = image.reference.slice(
@@ -254,7 +231,7 @@ describe("the agent's image, built from the Dockerfile, as the DaemonSet of depl
     const allWarmed = await cluster.node.containerd.ctr(["images", "ls", "--quiet"]);
     await apply({ NODE_DEBUG_NATIVE: "COMPILE_CACHE" }, undefined, next);
 
-    const pod = await readyAgentPod(old.metadata?.name);
+    const pod = await readyAgentPod(cluster, old.metadata?.name);
     expect(pod.spec?.containers[0]?.image).toBe(next);
     const status = await warmStatus(pod);
     expect(status.entries.map((entry) => entry.digest)).toEqual(expect.arrayContaining(set));
@@ -277,7 +254,7 @@ describe("the agent's image, built from the Dockerfile, as the DaemonSet of depl
     await cluster.kubectl(["delete", "daemonset", "-n", NAMESPACE, "prepull-agent", "--wait=true"]);
     await waitFor("the agent's pod to be gone", async () => {
       const list = await cluster.api.get<List<Pod>>(
-        `/api/v1/namespaces/${NAMESPACE}/pods?labelSelector=${SELECTOR}`,
+        `/api/v1/namespaces/${NAMESPACE}/pods?labelSelector=${AGENT_SELECTOR}`,
       );
       return list.items.length === 0;
     });
