@@ -83,6 +83,8 @@ export async function baseKustomization(options: {
   socketPath: string;
   imageSet: string;
   env?: Readonly<Record<string, string>>;
+  /** With the disk-guard component, its image-filesystem directory here (on the node's containerd filesystem). */
+  imageFsDir?: string;
 }): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "prepull-agent-image-"));
   await mkdir(join(dir, "imagesets"));
@@ -105,6 +107,9 @@ export async function baseKustomization(options: {
               name: "runtime-socket-dir",
               hostPath: { path: dirname(options.socketPath), type: "Directory" },
             },
+            ...(options.imageFsDir === undefined
+              ? []
+              : [{ name: "image-fs", hostPath: { path: options.imageFsDir, type: "DirectoryOrCreate" } }]),
           ],
         },
       },
@@ -117,6 +122,9 @@ export async function baseKustomization(options: {
       kind: "Kustomization",
       namespace: "prepull",
       resources: [relative(dir, join(ROOT, "deploy", "base"))],
+      ...(options.imageFsDir === undefined
+        ? {}
+        : { components: [relative(dir, join(ROOT, "deploy", "components", "disk-guard"))] }),
       images: [{ name: "ghcr.io/prepull/prepull", newName: name, newTag: tag }],
       configMapGenerator: [
         {

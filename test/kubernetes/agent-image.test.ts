@@ -58,6 +58,17 @@ afterAll(async () => {
   }
 });
 
+/** The names the node's containerd keeps pinned (`io.cri-containerd.pinned=pinned`), sorted. */
+async function pinnedOnNode(): Promise<string[]> {
+  const listed = await cluster.node.containerd.ctr([
+    "images",
+    "ls",
+    "--quiet",
+    'labels."io.cri-containerd.pinned"==pinned',
+  ]);
+  return listed.split("\n").filter(Boolean).sort();
+}
+
 function statusOf(pod: Pod): Promise<AgentStatus> {
   return cluster.api.get<AgentStatus>(
     `/api/v1/namespaces/${NAMESPACE}/pods/${pod.metadata?.name ?? ""}:8080/proxy/v1/status`,
@@ -100,6 +111,8 @@ async function apply(
     agentImage,
     socketPath: cluster.node.containerd.socketPath,
     imageSet: imageSetOf("agent-image-test", set),
+    // With the disk guard's view of the image filesystem, the agent has a pin budget and pins.
+    imageFsDir: join(cluster.node.containerd.root, "prepull-statfs"),
     ...(env ? { env } : {}),
   });
   await cluster.kubectl(["apply", "--server-side", "--field-manager=prepull-test", "-k", kustomization]);
@@ -120,6 +133,10 @@ describe("the agent's image, built from the Dockerfile, as the DaemonSet of depl
     expect(status.config.sets).toEqual(["agent-image-test"]);
     expect(status.runtime.reachable).toBe(true);
     expect(status.summary).toMatchObject({ present: 2, failed: 0, total: 2 });
+    expect(status.entries.map((entry) => entry.pinned)).toEqual([true, true]);
+    expect(await pinnedOnNode()).toEqual(
+      expect.arrayContaining(warmed.map((w) => `${w.repository}@${w.digest}`)),
+    );
 
     const listed = await cluster.node.containerd.ctr(["images", "ls"]);
     for (const pushed of warmed) {
@@ -229,12 +246,16 @@ describe("the agent's image, built from the Dockerfile, as the DaemonSet of depl
     await tagImage(cluster.registry, repository, digest, "next");
     const next = `${cluster.registry.host}/${repository}:next`;
     const allWarmed = await cluster.node.containerd.ctr(["images", "ls", "--quiet"]);
+    const pinnedBefore = await pinnedOnNode();
     await apply({ NODE_DEBUG_NATIVE: "COMPILE_CACHE" }, undefined, next);
 
     const pod = await readyAgentPod(cluster, old.metadata?.name);
     expect(pod.spec?.containers[0]?.image).toBe(next);
     const status = await warmStatus(pod);
     expect(status.entries.map((entry) => entry.digest)).toEqual(expect.arrayContaining(set));
+    // The pins the old pod set are still there, and the new pod reports them as its own.
+    expect(status.entries.every((entry) => entry.pinned === true)).toBe(true);
+    expect(await pinnedOnNode()).toEqual(pinnedBefore);
     expect(status.entries.every((entry) => entry.state === "present" && entry.lastPullSeconds === null)).toBe(
       true,
     );
