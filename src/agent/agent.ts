@@ -164,7 +164,7 @@ export async function startAgent(
   });
 
   const merge = entryMerger();
-  // The scheduler's keys are `keyOf`'s; it lists its pulls without a walk over the set.
+  // Progress is keyed by `entryKey`, as the scheduler lists its pulls: no walk over the set.
   const progress = new PullProgressWatch(containerd, () => scheduler.pulling());
 
   /** Everything but the entries: what probes and gauges read, without a walk over the set. */

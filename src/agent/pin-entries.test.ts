@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseReference } from "../reference/index.ts";
-import type { EntryStatus, ScheduledEntry } from "../warm/index.ts";
-import { keyOf, optedOutOf, pinEntryOf, entryMerger } from "./pin-entries.ts";
+import { entryKey, type EntryStatus, type ScheduledEntry } from "../warm/index.ts";
+import { optedOutOf, pinEntryOf, entryMerger } from "./pin-entries.ts";
 
 const D = `sha256:${"d".repeat(64)}`;
 const ID = `sha256:${"1".repeat(64)}`;
@@ -12,7 +12,7 @@ function scheduled(
   status: Partial<EntryStatus> = {},
 ): ScheduledEntry {
   return {
-    key: keyOf({ image, digest }),
+    key: entryKey({ image, digest }),
     target: { image, reference: parseReference(image), digest },
     status: {
       image,
@@ -66,7 +66,7 @@ describe("the agent's pin entries", () => {
       },
       { image: "nginx:1", reference: parseReference("nginx:1"), digest: undefined, sources: [] },
     ]);
-    expect([...optedOut]).toEqual([keyOf({ image: "ghcr.io/acme/api:v1", digest: D })]);
+    expect([...optedOut]).toEqual([entryKey({ image: "ghcr.io/acme/api:v1", digest: D })]);
     expect(pinEntryOf(entry, optedOut).pin).toBe(false);
     expect(pinEntryOf(scheduled("ghcr.io/acme/api:v1", undefined), optedOut).pin).toBe(true);
   });

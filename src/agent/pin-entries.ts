@@ -1,11 +1,7 @@
 import type { ReportedEntry } from "../agent-status/index.ts";
 import type { ImageSetEntry } from "../imageset/index.ts";
-import { pinNames, type EntryStatus, type PinEntry, type ScheduledEntry } from "../warm/index.ts";
+import { entryKey, pinNames, type EntryStatus, type PinEntry, type ScheduledEntry } from "../warm/index.ts";
 import type { EntryPinView } from "./pin-keeper.ts";
-
-/** Entries are told apart by image and intended digest, as the warm scheduler tells them. */
-export const keyOf = (entry: { image: string; digest: string | undefined }): string =>
-  `${entry.image}\u0000${entry.digest ?? ""}`;
 
 /** What the pin planner needs of one scheduled entry; `optedOut` holds the `pin: false` keys. */
 export function pinEntryOf({ target, status }: ScheduledEntry, optedOut: ReadonlySet<string>): PinEntry {
@@ -14,12 +10,12 @@ export function pinEntryOf({ target, status }: ScheduledEntry, optedOut: Readonl
     names: pinNames(target.reference, target.digest ?? status.digest ?? undefined),
     imageId: status.imageId ?? undefined,
     size: status.size ?? undefined,
-    pin: !optedOut.has(keyOf(target)),
+    pin: !optedOut.has(entryKey(target)),
   };
 }
 
 export const optedOutOf = (entries: readonly ImageSetEntry[]): Set<string> =>
-  new Set(entries.filter((entry) => entry.pin === false).map(keyOf));
+  new Set(entries.filter((entry) => entry.pin === false).map(entryKey));
 
 export type PullProgressView = ReportedEntry["progress"];
 

@@ -40,9 +40,12 @@ export interface TransitionContext {
   readonly random: () => number;
 }
 
-/** Entries with the same image but another intended digest are different work. */
-export function entryKey(target: WarmTarget): string {
-  return `${target.image}\u0000${target.digest ?? ""}`;
+/**
+ * How entries are told apart, everywhere (scheduler, pins, progress, opt-outs): by the image as
+ * the set writes it and the intended digest, so the same image at another digest is other work.
+ */
+export function entryKey(entry: Pick<WarmTarget, "image" | "digest">): string {
+  return `${entry.image}\u0000${entry.digest ?? ""}`;
 }
 
 export function initialEntry(target: WarmTarget): EntryRecord {

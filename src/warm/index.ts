@@ -45,7 +45,7 @@ export {
   type WarmStatus,
 } from "./scheduler.ts";
 export { ENTRY_STATES, type EntryState, type EntryStatus } from "./state.ts";
-export type { EntryFaults } from "./entries.ts";
+export { entryKey, type EntryFaults } from "./entries.ts";
 export type { GenerationTimes } from "./generation-timing.ts";
 export {
   pinNames,

@@ -1,6 +1,8 @@
 /**
  * What the warm core needs from a container runtime. The core declares these ports; the CRI
  * adapter (and any other runtime adapter) implements them, so nothing here depends on gRPC.
+ * Tests use the in-memory runtime in ./testing/, held to the CRI adapter's behaviour by one
+ * contract (./testing/runtime-contract.ts) run against both.
  */
 
 /** What the runtime reports for one image (CRI `Image`). */

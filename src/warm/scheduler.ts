@@ -1,5 +1,5 @@
 import PQueue from "p-queue";
-import { spreadDelay, type RetryPolicies } from "./backoff.ts";
+import type { RetryPolicies } from "./backoff.ts";
 import type { DiskGuard } from "./disk-guard.ts";
 import {
   EntryBook,
@@ -10,13 +10,16 @@ import {
   type EntryFaults,
   type StateCounts,
 } from "./entries.ts";
+import { GenerationStart } from "./generation-start.ts";
 import { GenerationTiming, type GenerationTimes } from "./generation-timing.ts";
 import type { EntryResult, TagResolver } from "./execute.ts";
+import { InFlightWork } from "./in-flight.ts";
 import { startWarmPass, type PassHooks, type SizeLookup, type StartedPass } from "./pass.ts";
 import { PassTrigger } from "./pass-trigger.ts";
 import type { WarmTarget } from "./plan.ts";
 import type { ImageRuntime, PullAuth, RuntimeImage } from "./ports.ts";
-import { RuntimeHealth, type HealthVerdict, type RuntimeStatus } from "./runtime-health.ts";
+import { RuntimeContact } from "./runtime-contact.ts";
+import type { HealthVerdict, RuntimeStatus } from "./runtime-health.ts";
 import type { EntryStatus } from "./state.ts";
 import { logFinished, type WarmLogger, type WarmLoopEvents } from "./events.ts";
 import type { ImageReference } from "../reference/index.ts";
@@ -71,12 +74,6 @@ export interface WarmStatus {
   readonly lastPass: { readonly at: string; readonly seconds: number } | null;
 }
 
-/** Work the scheduler started for one entry: cancellable, and known once it holds a pull slot. */
-interface Job {
-  readonly controller: AbortController;
-  pulling: boolean;
-}
-
 /**
  * Keeps a desired set warm on this node by running passes: at start, when the set changes, every
  * resync interval, when an entry's backoff ends, and on reconnection while the runtime is down.
@@ -87,14 +84,12 @@ export class WarmScheduler {
   readonly #options: WarmSchedulerOptions;
   readonly #clock: Clock;
   readonly #book: EntryBook;
-  readonly #health: RuntimeHealth;
+  readonly #runtime: RuntimeContact;
   readonly #slots: PQueue;
-  readonly #jobs = new Map<string, Job>();
-  readonly #work = new Set<Promise<unknown>>();
+  readonly #inFlight = new InFlightWork();
   readonly #trigger: PassTrigger;
   readonly #timing: GenerationTiming;
-  #generation = "";
-  #notBefore = 0;
+  readonly #start: GenerationStart;
   #started = false;
   #lastPass: { at: number; seconds: number } | undefined;
   /** When the trigger's timer runs the next pass. */
@@ -104,13 +99,10 @@ export class WarmScheduler {
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
     this.#book = new EntryBook({ clock: this.#clock, ...(options.retry ? { retry: options.retry } : {}) });
-    this.#health = new RuntimeHealth({
-      endpoint: options.runtime.endpoint,
-      graceMs: options.runtimeGraceMs,
-      clock: this.#clock,
-    });
+    this.#runtime = new RuntimeContact({ ...options, graceMs: options.runtimeGraceMs, clock: this.#clock });
     this.#slots = new PQueue({ concurrency: options.concurrency });
     this.#timing = new GenerationTiming(this.#clock);
+    this.#start = new GenerationStart({ ...options, clock: this.#clock });
     this.#trigger = new PassTrigger(
       () => this.#pass(),
       (error) => {
@@ -122,27 +114,14 @@ export class WarmScheduler {
 
   /** Replaces the desired set. Entries that left it are cancelled; new ones start pending. */
   setDesired(targets: readonly WarmTarget[], generation: string): void {
-    for (const key of this.#book.replace(targets)) {
-      const job = this.#jobs.get(key);
-      if (job === undefined) continue;
-      this.#options.logger?.info(
-        { image: key.split("\u0000")[0] },
-        "entry left the set; cancelling its pull",
-      );
-      job.controller.abort(new Error("the entry left the desired set"));
-      this.#jobs.delete(key);
+    const left = this.#book.replace(targets);
+    for (const { image } of this.#inFlight.cancel(left, new Error("the entry left the desired set"))) {
+      this.#options.logger?.info({ image }, "entry left the set; cancelling its pull");
     }
     this.#timing.started(generation);
     // The new set may be present already (entries only left it).
     this.#timing.observe(this.#book.counts());
-    if (generation !== this.#generation) {
-      this.#generation = generation;
-      const delay = spreadDelay(this.#options.nodeName, generation, this.#options.spreadMs);
-      this.#notBefore = this.#clock.now() + delay;
-      if (delay > 0) {
-        this.#options.logger?.info({ generation, delayMs: delay }, "spreading the start of a new generation");
-      }
-    }
+    this.#start.took(generation);
     if (this.#started) this.#trigger.request();
   }
 
@@ -154,31 +133,18 @@ export class WarmScheduler {
   /** Starts no more pulls, lets running ones finish within `graceMs`, then cancels them. */
   async stop(graceMs: number): Promise<void> {
     await this.#trigger.stop();
-    const reason = new Error("shutting down");
-    for (const job of this.#jobs.values()) if (!job.pulling) job.controller.abort(reason);
-    const allDone = Promise.all(this.#work);
-    let timer: NodeJS.Timeout | undefined;
-    const graceOver = new Promise<"grace">((resolve) => {
-      timer = setTimeout(() => {
-        resolve("grace");
-      }, graceMs);
-    });
-    if ((await Promise.race([allDone, graceOver])) === "grace") {
-      for (const job of this.#jobs.values()) job.controller.abort(reason);
-      await allDone;
-    }
-    clearTimeout(timer);
+    await this.#inFlight.stop(graceMs);
   }
 
   status(): WarmStatus {
     const counts = this.#book.counts();
     const last = this.#lastPass;
     return {
-      generation: this.#generation,
+      generation: this.#start.generation,
       warm: counts.present === counts.total,
       entries: this.#book.statuses(),
       counts,
-      runtime: this.#health.status(),
+      runtime: this.#runtime.status(),
       lastPass: last === undefined ? null : { at: new Date(last.at).toISOString(), seconds: last.seconds },
     };
   }
@@ -200,12 +166,12 @@ export class WarmScheduler {
 
   /** Keys (`entryKey`) of the entries that hold a pull slot now. */
   pulling(): string[] {
-    return [...this.#jobs].filter(([, job]) => job.pulling).map(([key]) => key);
+    return this.#inFlight.pullingKeys();
   }
 
   /** Healthy unless the runtime has been unreachable for longer than the grace period. */
   health(): HealthVerdict {
-    return this.#health.health();
+    return this.#runtime.health();
   }
 
   #scheduleNext(): void {
@@ -213,7 +179,7 @@ export class WarmScheduler {
     const idle = this.#book
       .records()
       .map((entry) => entry.key)
-      .filter((key) => !this.#jobs.has(key));
+      .filter((key) => !this.#inFlight.has(key));
     const retryAt = this.#book.nextRetryAt(idle);
     this.#passIn(Math.min(this.#options.resyncMs, (retryAt ?? Infinity) - now));
   }
@@ -224,44 +190,45 @@ export class WarmScheduler {
   }
 
   async #pass(): Promise<void> {
-    const now = this.#clock.now();
-    if (now < this.#notBefore) {
-      this.#passIn(this.#notBefore - now);
+    const wait = this.#start.waitMs();
+    if (wait > 0) {
+      this.#passIn(wait);
       return;
     }
+    const now = this.#clock.now();
     const started = performance.now();
-    const idle = this.#book.records().filter((entry) => !this.#jobs.has(entry.key));
-    const quiet = this.#jobs.size === 0;
+    const idle = this.#book.records().filter((entry) => !this.#inFlight.has(entry.key));
+    const quiet = this.#inFlight.idle;
     // Made when an entry is queued: a pass over a warm set makes none.
-    const controllers = new Map<string, AbortController>();
+    const signals = new Map<string, AbortSignal>();
     let work: Promise<EntryResult[]>;
     let pass: StartedPass;
     try {
       pass = await startWarmPass(
         idle.map((entry) => ({ target: entry.target, mayPull: this.#book.isDue(entry.key) })),
         { ...this.#options, slots: this.#slots },
-        this.#hooks(controllers),
+        this.#hooks(signals),
       );
       work = pass.results;
-      await this.#runtimeAnswered();
+      await this.#runtime.answered();
     } catch (error) {
-      this.#runtimeFailed(error);
+      this.#passIn(this.#runtime.failed(error));
       this.#options.events?.onPass?.({ seconds: (performance.now() - started) / 1000, ok: false });
       return;
     }
-    const tracked = work
-      .then((results) => {
-        const pulled = results.some((result) => result.pulls.length > 0);
-        this.#options.onPassSettled?.({
-          images: quiet && !pulled ? pass.images : undefined,
-          pullsRunning: this.#jobs.size > 0,
-        });
-      })
-      .catch((error: unknown) => {
-        this.#options.logger?.error({ err: error }, "warm job failed unexpectedly");
-      })
-      .finally(() => this.#work.delete(tracked));
-    this.#work.add(tracked);
+    this.#inFlight.track(
+      work
+        .then((results) => {
+          const pulled = results.some((result) => result.pulls.length > 0);
+          this.#options.onPassSettled?.({
+            images: quiet && !pulled ? pass.images : undefined,
+            pullsRunning: !this.#inFlight.idle,
+          });
+        })
+        .catch((error: unknown) => {
+          this.#options.logger?.error({ err: error }, "warm job failed unexpectedly");
+        }),
+    );
     const seconds = (performance.now() - started) / 1000;
     // The pass's time is when it read the node's inventory, so a change after that is never
     // reported as seen by it.
@@ -270,29 +237,27 @@ export class WarmScheduler {
     this.#scheduleNext();
   }
 
-  #hooks(controllers: Map<string, AbortController>): PassHooks {
+  #hooks(signals: Map<string, AbortSignal>): PassHooks {
     return {
       onQueued: (target, tagOnly) => {
         const key = entryKey(target);
-        const controller = new AbortController();
-        controllers.set(key, controller);
         // The set may have changed while the inventory was read.
-        if (this.#book.get(key) === undefined) controller.abort(new Error("the entry left the desired set"));
-        else this.#jobs.set(key, { controller, pulling: false });
+        const signal =
+          this.#book.get(key) === undefined
+            ? AbortSignal.abort(new Error("the entry left the desired set"))
+            : this.#inFlight.start(key, target);
+        signals.set(key, signal);
         this.#apply(key, { type: "queued", tagOnly });
-        return controller.signal;
+        return signal;
       },
       onPulling: (target) => {
         const key = entryKey(target);
-        const job = this.#jobs.get(key);
-        if (job !== undefined) job.pulling = true;
+        this.#inFlight.pulling(key);
         this.#apply(key, { type: "pulling" });
       },
       onResult: (result, target) => {
         const key = entryKey(target);
-        const controller = controllers.get(key);
-        if (controller !== undefined && this.#jobs.get(key)?.controller === controller)
-          this.#jobs.delete(key);
+        this.#inFlight.end(key, signals.get(key));
         this.#finished(key, result);
       },
     };
@@ -305,7 +270,7 @@ export class WarmScheduler {
     if (entry === undefined || !worked) return;
     logFinished(this.#options.logger, entry, result.seconds, this.#clock.now());
     if (entry.status.state === "present") return;
-    if (result.errorKind === "unavailable") this.#runtimeFailed(new Error(result.message));
+    if (result.errorKind === "unavailable") this.#passIn(this.#runtime.failed(new Error(result.message)));
     // Only an earlier retry moves the next pass: one failure does not scan the whole set.
     else if (entry.retryAt < this.#nextPassAt) this.#passIn(entry.retryAt - this.#clock.now());
   }
@@ -324,26 +289,5 @@ export class WarmScheduler {
       );
     }
     return entry;
-  }
-
-  async #runtimeAnswered(): Promise<void> {
-    if (!this.#health.answered()) return;
-    const version = await this.#options.runtime.version().catch(() => undefined);
-    this.#health.recordVersion(version);
-    this.#options.logger?.info(
-      { endpoint: this.#options.runtime.endpoint, runtime: version },
-      "container runtime reachable",
-    );
-  }
-
-  #runtimeFailed(error: unknown): void {
-    const { retryInMs, news } = this.#health.failed(error);
-    if (news) {
-      this.#options.logger?.warn(
-        { endpoint: this.#options.runtime.endpoint, error: this.#health.status().error },
-        "container runtime unreachable",
-      );
-    }
-    this.#passIn(retryInMs);
   }
 }

@@ -1,0 +1,6 @@
+/**
+ * Test support for containerd's own API, imported by tests only: the API in memory, over the
+ * image store of warm's in-memory runtime, and the contract that keeps it alike to containerd.
+ */
+export { MemoryContainerdApi } from "./memory-containerd-api.ts";
+export { describePinApiContract, type PinApiUnderContract } from "./pin-contract.ts";

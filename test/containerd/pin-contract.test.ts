@@ -1,0 +1,37 @@
+// The in-memory containerd API's contract, held against the containerd client on a real
+// containerd: what one answers about records and labels, the other must. Run on every runtime
+// of the matrix by test:runtimes.
+import { createContainerdClient } from "../../src/containerd/index.ts";
+import { describePinApiContract } from "../../src/containerd/testing/index.ts";
+import { createCriClient } from "../../src/cri/index.ts";
+import { pushImage, startContainerd, startRegistry } from "../sandbox/index.ts";
+
+describePinApiContract("the containerd client on a real containerd", async () => {
+  const [containerd, registry] = await Promise.all([startContainerd(), startRegistry()]);
+  const runtime = createCriClient({ endpoint: containerd.endpoint });
+  const api = createContainerdClient({ endpoint: containerd.endpoint });
+  const { major, minor } = containerd.runtime;
+  let pushed = 0;
+  return {
+    api,
+    runtime,
+    criHonoursPins: major > 1 || minor >= 7,
+    async publish(path, tag) {
+      pushed += 1;
+      const image = await pushImage(registry, { repository: path, tag, seed: `${path}:${tag}#${pushed}` });
+      return {
+        repository: image.repository,
+        tag,
+        reference: image.reference,
+        digest: image.digest,
+        configDigest: image.configDigest,
+        size: image.platformSize,
+      };
+    },
+    async close() {
+      runtime.close();
+      api.close();
+      await Promise.all([containerd.stop(), registry.stop()]);
+    },
+  };
+});
