@@ -62,7 +62,7 @@ try {
   await readyAgentPod(cluster);
   await kubectl(["get", "daemonset,pods", "-n", "prepull", "-o", "wide"]);
 
-  step("The warm-up Job of deploy/examples: its RBAC, then the Job, found agents through the cluster DNS");
+  step("The warm-up Job of deploy/examples: its RBAC, then the Job, which finds the agents by cluster DNS");
   show(await applyWarmUpRbac(cluster));
   const job = await createWarmUpJob(cluster, image.reference);
   const outcome = await warmUpJobOutcome(cluster, job, 180_000);
