@@ -155,6 +155,31 @@ describe("startWarmPass", () => {
     expect(runtime.pulls()).toEqual([]);
   });
 
+  it("asks the registry for sizes no faster than it pulls: a cold set's lookups wait for slots", async () => {
+    const { registry, deps } = node(2);
+    const images = Array.from({ length: 40 }, (_, i) => registry.publish(`team/cold-${String(i)}`, "v1"));
+    let inFlight = 0;
+    let most = 0;
+    const sizeOf: PassDependencies["sizeOf"] = async (reference, signal) => {
+      inFlight += 1;
+      most = Math.max(most, inFlight);
+      try {
+        return await registry.sizeOf(reference, signal);
+      } finally {
+        inFlight -= 1;
+      }
+    };
+    const { guard, asked } = watchfulGuard();
+    const pass = await startWarmPass(
+      images.map((image) => ({ target: locked(image) })),
+      { ...deps, sizeOf, diskGuard: guard },
+    );
+    const results = await pass.results;
+    expect(results.every((result) => result.outcome === "pulled")).toBe(true);
+    expect(asked).toHaveLength(40);
+    expect(most).toBe(2);
+  });
+
   it("judges a pull by the size the registry gives, and syncs a tag past a guard that refuses content", async () => {
     const { registry, runtime, deps } = node();
     const sized = registry.publish("team/sized", "v1", { size: 7_777 });

@@ -107,16 +107,17 @@ async function warmEntry(
   hooks: PassHooks,
 ): Promise<EntryResult> {
   const guard = needsContent(plan) ? deps.diskGuard : undefined;
-  const size =
-    guard === undefined
-      ? undefined
-      : await lookupSize(plan, signal, deps.sizeOf, Math.min(SIZE_LOOKUP_TIMEOUT_MS, deps.pullTimeoutMs));
   const cancelled = (): boolean => signal?.aborted === true;
+  // Every per-entry request happens inside a slot: a cold set of 10,000 entries must not start
+  // 10,000 registry lookups at once (they queue in memory behind the registry's connections).
   const result = await deps.slots.add(async (): Promise<EntryResult> => {
     if (cancelled()) return unfinished(plan, "failed", "runtime", reasonOf(signal));
     hooks.onPulling?.(plan.target);
     let ticket: DiskTicket | undefined;
     if (guard !== undefined) {
+      const lookupMs = Math.min(SIZE_LOOKUP_TIMEOUT_MS, deps.pullTimeoutMs);
+      const size = await lookupSize(plan, signal, deps.sizeOf, lookupMs);
+      if (cancelled()) return unfinished(plan, "failed", "runtime", reasonOf(signal));
       let admission: DiskAdmission;
       try {
         admission = await guard.admit({ compressed: size }, plan.target.image);
