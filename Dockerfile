@@ -41,6 +41,6 @@ USER 0:0
 # with the same Node, NODE_OPTIONS and uid as the agent runs with. A process with other flags or
 # another uid finds no entries and compiles as it would without a cache.
 RUN ["/nodejs/bin/node", "/app/scripts/compile-cache.ts"]
-EXPOSE 8080
+EXPOSE 8080 8081
 ENTRYPOINT ["/nodejs/bin/node", "/app/bin/prepull.js"]
 CMD ["agent", "--config", "/etc/prepull/imagesets"]

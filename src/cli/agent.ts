@@ -1,8 +1,9 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { createImageSetReader, workerParser } from "../imageset/index.ts";
-import { parseHostPort, type HostPort } from "../reference/index.ts";
+import type { HostPort } from "../reference/index.ts";
 import { ExitCode, type CliContext } from "./context.ts";
 import { addDiskGuardOptions, percentOption, type DiskFlags } from "./disk-options.ts";
+import { listenOption, probeAddress, probeListenOption } from "./listen-options.ts";
 import { addRegistryOptions, openRegistryAccess, type RegistryFlags } from "./registry-options.ts";
 import {
   addRuntimeOptions,
@@ -17,6 +18,8 @@ import { PREPULL_VERSION } from "./version.ts";
 interface AgentFlags extends RuntimeFlags, RegistryFlags, DiskFlags {
   readonly config: string[];
   readonly listen: HostPort;
+  /** Undefined when not given. */
+  readonly probeListen?: HostPort | "off";
   readonly resync: number;
   readonly concurrency: number;
   readonly nodeName?: string;
@@ -43,14 +46,6 @@ function booleanValue(value: string): boolean {
   throw new InvalidArgumentError("expected true or false");
 }
 
-function listenAddress(value: string): HostPort {
-  const address = parseHostPort(value);
-  if (address === undefined) {
-    throw new InvalidArgumentError("expected HOST:PORT, e.g. 0.0.0.0:8080, :8080 or [::]:8080");
-  }
-  return { host: address.host === "" ? "0.0.0.0" : address.host, port: address.port };
-}
-
 function waitForSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
     const onSignal = (signal: NodeJS.Signals): void => {
@@ -69,7 +64,8 @@ export function agentCommand(context: CliContext): Command {
     .description(
       "Keep the images of one or more ImageSets warm on this node. Files are re-read when they change " +
         "(ConfigMap volumes included); an invalid new version is reported and the last good set is kept. " +
-        "Serves GET /healthz, /readyz, /metrics and /v1/status. Every flag can also be set through an " +
+        "Serves GET /healthz, /readyz, /metrics and /v1/status, and /healthz and /readyz alone on a probe " +
+        "port of their own, for kubelet's probes. Every flag can also be set through an " +
         "environment variable named PREPULL_<FLAG>, e.g. PREPULL_CONCURRENCY.\n\n" +
         "Exit status: 0 after SIGTERM or SIGINT, 2 when the flags or the ImageSets are invalid at start " +
         "(later invalid versions are reported and the last good set is kept).",
@@ -79,12 +75,8 @@ export function agentCommand(context: CliContext): Command {
         .makeOptionMandatory()
         .env("PREPULL_CONFIG"),
     )
-    .addOption(
-      new Option("--listen <host:port>", "address of the status server")
-        .default(listenAddress("0.0.0.0:8080"), "0.0.0.0:8080")
-        .argParser(listenAddress)
-        .env("PREPULL_LISTEN"),
-    )
+    .addOption(listenOption())
+    .addOption(probeListenOption())
     .addOption(
       durationOption("--resync <duration>", "interval of the repair pass", "2m").env("PREPULL_RESYNC"),
     )
@@ -168,6 +160,7 @@ export function agentCommand(context: CliContext): Command {
       import("./runtime.ts"),
     ]);
     const { host, port } = flags.listen;
+    const probe = probeAddress(flags.listen, flags.probeListen);
     const logger = createLogger({ level: flags.logLevel });
     // One reader for the first load and every reload, so an unchanged file is never parsed twice.
     // Reloads parse big files off the main thread, with a bounded heap, so the probes never stall;
@@ -182,34 +175,32 @@ export function agentCommand(context: CliContext): Command {
     const desired = (await reader.read(flags.config)).state;
     starting = false;
     const registry = await openRegistryAccess(flags);
-    const agent = await startAgent(
-      desired,
-      {
-        configPaths: flags.config,
-        host,
-        port,
-        nodeName: flags.nodeName ?? defaultNodeName(context.io.env),
-        resyncMs: flags.resync,
-        concurrency: flags.concurrency,
-        pullTimeoutMs: flags.pullTimeout,
-        spreadMs: flags.spread,
-        diskThreshold: flags.diskThreshold / 100,
-        imageFsPath: flags.imageFsPath,
-        readyWhen: flags.readyWhen,
-        runtimeGraceMs: flags.runtimeGrace,
-        pin: flags.pin,
-        pinBudget: flags.pinBudget / 100,
-        version: PREPULL_VERSION,
-      },
-      {
-        connectRuntime: (observer) =>
-          connectRuntime(flags, context.io.env, { pullTimeoutMs: flags.pullTimeout, observer }),
-        registry: registry.client,
-        keyring: registry.keyring,
-        logger,
-        reader,
-      },
-    );
+    const options = {
+      configPaths: flags.config,
+      host,
+      port,
+      probe,
+      nodeName: flags.nodeName ?? defaultNodeName(context.io.env),
+      resyncMs: flags.resync,
+      concurrency: flags.concurrency,
+      pullTimeoutMs: flags.pullTimeout,
+      spreadMs: flags.spread,
+      diskThreshold: flags.diskThreshold / 100,
+      imageFsPath: flags.imageFsPath,
+      readyWhen: flags.readyWhen,
+      runtimeGraceMs: flags.runtimeGrace,
+      pin: flags.pin,
+      pinBudget: flags.pinBudget / 100,
+      version: PREPULL_VERSION,
+    };
+    const agent = await startAgent(desired, options, {
+      connectRuntime: (observer) =>
+        connectRuntime(flags, context.io.env, { pullTimeoutMs: flags.pullTimeout, observer }),
+      registry: registry.client,
+      keyring: registry.keyring,
+      logger,
+      reader,
+    });
     const signal = await waitForSignal();
     logger.info({ signal, graceMs: flags.shutdownGrace }, "shutting down");
     await agent.stop(flags.shutdownGrace);

@@ -70,3 +70,29 @@ export function shareConnections(
   });
   return { open: () => open };
 }
+
+/**
+ * Keeps at most `total` connections open, never by turning a newcomer away: when all are taken, the
+ * oldest is closed to let the newcomer in. Made for a port that answers at once and hangs up
+ * (probes): the connections that have been open longest are the slow or idle ones, and a probe,
+ * open for the moment its answer takes, is lost only if `total` others arrive within that moment.
+ */
+export function evictOldest(server: Server, total: number, onEvicted: () => void): { open(): number } {
+  // A Set iterates in insertion order: its first socket is the oldest.
+  const sockets = new Set<Socket>();
+  server.on("connection", (socket: Socket) => {
+    if (sockets.size >= total) {
+      const oldest = sockets.values().next().value;
+      if (oldest !== undefined) {
+        onEvicted();
+        sockets.delete(oldest);
+        oldest.destroy();
+      }
+    }
+    sockets.add(socket);
+    socket.once("close", () => {
+      sockets.delete(socket);
+    });
+  });
+  return { open: () => sockets.size };
+}

@@ -32,6 +32,35 @@ function targetOf(raw: string): URL | undefined {
   return URL.parse(raw.startsWith("/") ? `http://agent${raw}` : raw) ?? undefined;
 }
 
+const PROBE_PATHS = new Set(["/healthz", "/readyz"]);
+
+function probeReply(view: AgentView, pathname: string): Reply {
+  const verdict = pathname === "/healthz" ? view.health() : view.readiness();
+  return text(verdict.ok ? 200 : 503, verdict.ok ? "ok\n" : `${verdict.reason}\n`);
+}
+
+/**
+ * What is answered before any route: 405 for a method that would change something, 400 for a
+ * target that is no URL; else the target's URL.
+ */
+function checked(method: string, raw: string): Reply | URL {
+  if (method !== "GET" && method !== "HEAD") {
+    return text(405, "method not allowed\n", { allow: "GET, HEAD" });
+  }
+  return targetOf(raw) ?? json(400, { error: "malformed request target" });
+}
+
+const notFound = (url: URL): Reply => json(404, { error: `no such path: ${url.pathname}` });
+
+/** The probe port's routes: /healthz and /readyz, answered as the main port answers them. */
+export function createProbeRoutes(view: AgentView): (method: string, raw: string) => Reply {
+  return (method, raw) => {
+    const url = checked(method, raw);
+    if (!(url instanceof URL)) return url;
+    return PROBE_PATHS.has(url.pathname) ? probeReply(view, url.pathname) : notFound(url);
+  };
+}
+
 /** The agent's read-only routes: what to answer, decided before anything is written. */
 export function createRoutes(
   view: AgentView,
@@ -39,17 +68,10 @@ export function createRoutes(
 ): (method: string, raw: string) => Promise<Reply> {
   const bodies = new StatusBodies();
   return async (method, raw) => {
-    if (method !== "GET" && method !== "HEAD") {
-      return text(405, "method not allowed\n", { allow: "GET, HEAD" });
-    }
-    const url = targetOf(raw);
-    if (url === undefined) return json(400, { error: "malformed request target" });
+    const url = checked(method, raw);
+    if (!(url instanceof URL)) return url;
+    if (PROBE_PATHS.has(url.pathname)) return probeReply(view, url.pathname);
     switch (url.pathname) {
-      case "/healthz":
-      case "/readyz": {
-        const verdict = url.pathname === "/healthz" ? view.health() : view.readiness();
-        return text(verdict.ok ? 200 : 503, verdict.ok ? "ok\n" : `${verdict.reason}\n`);
-      }
       case "/metrics":
         return { status: 200, type: metrics.registry.contentType, body: await metrics.registry.metrics() };
       case "/v1/status":
@@ -59,7 +81,7 @@ export function createRoutes(
           body: bodies.body(view.status(), url.searchParams.has("pretty")),
         };
       default:
-        return json(404, { error: `no such path: ${url.pathname}` });
+        return notFound(url);
     }
   };
 }

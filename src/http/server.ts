@@ -1,18 +1,25 @@
 import { createServer, type ServerResponse } from "node:http";
-import type { Socket } from "node:net";
 import { Counter, Gauge } from "prom-client";
 import { shareConnections, type ConnectionLimits } from "./admission.ts";
+import { closeServer, listen } from "./listen.ts";
 import type { AgentMetrics } from "./metrics.ts";
+import { pipeliningGuard } from "./pipelining.ts";
+import { startProbeServer, type ProbeServer } from "./probe-server.ts";
 import { createRoutes, type Reply } from "./routes.ts";
 import type { AgentView } from "./status.ts";
 
 export interface StatusServer {
   readonly url: string;
+  /** The probe port's URL; undefined when it was not asked for. */
+  readonly probeUrl: string | undefined;
   close(): Promise<void>;
 }
 
 export interface ServerLimits extends ConnectionLimits {
-  /** Requests one connection may have waiting for their answers; more closes it. */
+  /**
+   * Requests one connection may have waiting for their answers; past them it gets those answers
+   * and is closed.
+   */
   readonly pipelined: number;
   /** Bytes of answers handed out and not yet taken by the kernel, all connections together. */
   readonly bufferedBytes: number;
@@ -38,10 +45,13 @@ const SMALL_BYTES = HEAD_BYTES + 1024;
  * clients that hold connections, send slowly, pipeline or never read:
  * - connections are shared fairly between client addresses (see `shareConnections`);
  * - headers must arrive within 5 s and a request within 10 s, checked every second;
- * - a connection with more than `pipelined` requests waiting for answers is closed;
+ * - a connection with more than `pipelined` requests waiting for answers gets the answers it was
+ *   owed and is then closed cleanly (see `pipeliningGuard`);
  * - answers not yet taken by the kernel stay under `bufferedBytes` in total; past it, 503
  *   (except small ones: probes always get their answer);
  * - a connection that makes no progress for 30 s (a client that stopped reading) is closed.
+ * With `probe`, /healthz and /readyz are served on a second port of their own as well (see
+ * `startProbeServer`), which answers kubelet whatever the clients of this one do.
  */
 export async function startStatusServer(options: {
   host: string;
@@ -49,6 +59,8 @@ export async function startStatusServer(options: {
   view: AgentView;
   metrics: AgentMetrics;
   limits?: Partial<ServerLimits>;
+  /** Where the probe port listens; none without it. */
+  probe?: { readonly host: string; readonly port: number };
 }): Promise<StatusServer> {
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const route = createRoutes(options.view, options.metrics);
@@ -58,7 +70,9 @@ export async function startStatusServer(options: {
     labelNames: ["reason"],
     registers: [options.metrics.registry],
   });
-  const waiting = new WeakMap<Socket, number>();
+  const admitted = pipeliningGuard(limits.pipelined, () => {
+    refused.inc({ reason: "pipelined" });
+  });
   let buffered = 0;
   new Gauge({
     name: "prepull_http_buffered_bytes",
@@ -105,17 +119,7 @@ export async function startStatusServer(options: {
       connectionsCheckingInterval: 1_000,
     },
     (request, response) => {
-      const { socket } = request;
-      const count = (waiting.get(socket) ?? 0) + 1;
-      waiting.set(socket, count);
-      response.once("close", () => {
-        waiting.set(socket, (waiting.get(socket) ?? 1) - 1);
-      });
-      if (count > limits.pipelined) {
-        refused.inc({ reason: "pipelined" });
-        socket.destroy();
-        return;
-      }
+      if (!admitted(request, response)) return;
       // Bodies are never read; discard whatever a client sends along.
       request.resume();
       const method = request.method ?? "GET";
@@ -145,28 +149,42 @@ export async function startStatusServer(options: {
     },
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.host, () => {
-      resolve();
-    });
-  });
-  const address = server.address();
-  const port = typeof address === "object" && address !== null ? address.port : options.port;
-  const host = options.host.includes(":")
-    ? `[${options.host}]`
-    : options.host === "0.0.0.0"
-      ? "127.0.0.1"
-      : options.host;
-  return {
-    url: `http://${host}:${port}`,
-    close() {
-      return new Promise((resolve) => {
-        server.close(() => {
-          resolve();
-        });
-        server.closeAllConnections();
+  let url: string;
+  try {
+    url = await listen(server, options.host, options.port);
+  } catch (error) {
+    await closeServer(server);
+    throw error;
+  }
+  let probe: ProbeServer | undefined;
+  if (options.probe !== undefined) {
+    try {
+      probe = await startProbeServer({
+        ...options.probe,
+        view: options.view,
+        onEvicted: () => {
+          refused.inc({ reason: "probe_capacity" });
+        },
       });
+    } catch (error) {
+      await closeServer(server);
+      throw error;
+    }
+    const probes = probe;
+    new Gauge({
+      name: "prepull_http_probe_connections",
+      help: "Connections open to the probe port.",
+      registers: [options.metrics.registry],
+      collect() {
+        this.set(probes.open());
+      },
+    });
+  }
+  return {
+    url,
+    probeUrl: probe?.url,
+    async close() {
+      await Promise.all([closeServer(server), probe?.close()]);
     },
   };
 }

@@ -11,6 +11,8 @@ const BIN = fileURLToPath(new URL("../../bin/prepull.js", import.meta.url));
 
 export interface AgentProcess {
   readonly url: string;
+  /** The probe port's URL, as the agent reported it at start; undefined when it runs none. */
+  readonly probeUrl: string | undefined;
   readonly child: ChildProcess;
   readonly logs: Array<Record<string, unknown>>;
   readonly output: string[];
@@ -50,6 +52,7 @@ export async function startAgentProcess(
       resolve(code);
     }),
   );
+  let probeUrl: string | undefined;
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
       reject(new Error(`agent did not start:\n${output.join("\n")}`));
@@ -61,6 +64,7 @@ export async function startAgentProcess(
         const entry = JSON.parse(line) as Record<string, unknown>;
         logs.push(entry);
         if (entry.msg === "agent started" && typeof entry.url === "string") {
+          if (typeof entry.probeUrl === "string") probeUrl = entry.probeUrl;
           clearTimeout(timer);
           resolve(entry.url);
         }
@@ -93,6 +97,7 @@ export async function startAgentProcess(
 
   return {
     url,
+    probeUrl,
     child,
     logs,
     output,

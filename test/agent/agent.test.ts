@@ -79,6 +79,25 @@ describe("prepull agent against a real containerd and registry", () => {
     expect(metrics).toContain(`prepull_config_generation_info{generation="${status.generation}"} 1`);
   });
 
+  it("answers /healthz and /readyz on its probe port, where --probe-listen puts it, and runs none with off", async () => {
+    const a = await image("agent/probes", "1");
+    const { agent } = await agentFor(
+      [a.reference],
+      ["--probe-listen", "127.0.0.2:0", "--ready-when", "warm"],
+    );
+    expect(agent.probeUrl).toMatch(/^http:\/\/127\.0\.0\.2:\d+$/);
+    const probeUrl = agent.probeUrl ?? "";
+    await agent.waitFor((s) => s.warm, "warm");
+    for (const path of ["/healthz", "/readyz"]) {
+      const [main, probe] = await Promise.all([fetch(`${agent.url}${path}`), fetch(`${probeUrl}${path}`)]);
+      expect([probe.status, await probe.text()]).toEqual([200, await main.text()]);
+    }
+    expect((await fetch(`${probeUrl}/v1/status`)).status).toBe(404);
+    const { agent: without } = await agentFor([a.reference], ["--probe-listen", "off"]);
+    expect(without.probeUrl).toBeUndefined();
+    expect((await without.get("/healthz")).status).toBe(200);
+  });
+
   it("reports how well its runtime is supported, warning once past its end of life, and empty set files", async () => {
     const a = await image("agent/support", "1");
     const volume = await ConfigMapVolume.create({

@@ -72,6 +72,35 @@ describe("input errors exit 2 with one line naming what is at fault", () => {
     }
   });
 
+  it("agent --probe-listen that is not HOST:PORT or off, or that takes --listen's port", async () => {
+    const good = join(dir, "good.yaml");
+    for (const probe of ["8081", "none", "[::1]:99999"]) {
+      expectInputError(
+        await runMain(["agent", "--config", good, "--probe-listen", probe, "-r", endpoint]),
+        "--probe-listen",
+        probe,
+      );
+    }
+    expectInputError(
+      await runMain(["agent", "--config", good, "--listen", "127.0.0.1:8081", "-r", endpoint]),
+      "--probe-listen 127.0.0.1:8081 takes the port of --listen 127.0.0.1:8081",
+    );
+    expectInputError(
+      await runMain([
+        "agent",
+        "--config",
+        good,
+        "--probe-listen",
+        ":9000",
+        "--listen",
+        ":9000",
+        "-r",
+        endpoint,
+      ]),
+      "--probe-listen 0.0.0.0:9000 takes the port of --listen 0.0.0.0:9000",
+    );
+  });
+
   it("--docker-config naming a missing file, for warm, lock and agent", async () => {
     const missing = join(dir, "no-creds.json");
     for (const args of [

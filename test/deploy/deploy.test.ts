@@ -76,6 +76,8 @@ interface Container {
   securityContext?: Record<string, unknown>;
   readinessProbe?: unknown;
   livenessProbe?: unknown;
+  args?: string[];
+  ports?: Array<{ name: string; containerPort: number }>;
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
   volumeMounts?: Array<{ name: string; mountPath: string; readOnly?: boolean }>;
 }
@@ -186,8 +188,12 @@ describe.each(targets)("deploy/%s", (name, locate) => {
     expect(pod.tolerations).toEqual([{ operator: "Exists" }]);
     expect(pod.priorityClassName).toBe("prepull");
     expect(agent.imagePullPolicy).toBeDefined();
-    expect(agent.readinessProbe).toMatchObject({ httpGet: { path: "/readyz" } });
-    expect(agent.livenessProbe).toMatchObject({ httpGet: { path: "/healthz" } });
+    expect(agent.readinessProbe).toMatchObject({ httpGet: { path: "/readyz", port: "probes" } });
+    expect(agent.livenessProbe).toMatchObject({ httpGet: { path: "/healthz", port: "probes" } });
+    // The named port is the one the agent's probe port listens on.
+    const probePort = agent.ports?.find((p) => p.name === "probes")?.containerPort;
+    expect(agent.args).toContain(`--probe-listen=0.0.0.0:${String(probePort)}`);
+    expect(agent.ports?.find((p) => p.name === "http")?.containerPort).not.toBe(probePort);
     expect(Object.keys(agent.resources?.requests ?? {}).sort()).toEqual(["cpu", "memory"]);
     expect(Object.keys(agent.resources?.limits ?? {})).toContain("memory");
     expect(agent.env?.find((e) => e.name === "NODE_NAME")?.valueFrom?.fieldRef?.fieldPath).toBe(

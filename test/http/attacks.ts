@@ -139,3 +139,76 @@ export async function pipelineWithoutReading(
   socket.destroy();
   return { closedByServer, answers };
 }
+
+/** Where a body that starts at `from` ends: chunked, or as long as `head` says; -1 when not all there. */
+function bodyEnd(text: string, head: string, from: number): number {
+  if (/\r\ntransfer-encoding: chunked\r\n/i.test(head)) {
+    let at = from;
+    for (;;) {
+      const line = text.indexOf("\r\n", at);
+      if (line < 0) return -1;
+      const size = Number.parseInt(text.slice(at, line), 16);
+      if (Number.isNaN(size)) return -1;
+      at = line + 2 + size + 2;
+      if (text.length < at) return -1;
+      if (size === 0) return at;
+    }
+  }
+  const length = /\r\ncontent-length: (\d+)\r\n/i.exec(head);
+  if (length === null) return -1;
+  const end = from + Number(length[1]);
+  return text.length < end ? -1 : end;
+}
+
+/**
+ * Splits what a server sent into whole HTTP/1.1 answers: a status line and headers, then the
+ * whole body they announce. What follows the last whole answer is `trailing`.
+ */
+export function wholeAnswers(text: string): { statuses: number[]; trailing: string } {
+  const statuses: number[] = [];
+  let rest = text;
+  for (;;) {
+    const headEnd = rest.indexOf("\r\n\r\n");
+    const status = /^HTTP\/1\.1 (\d{3}) /.exec(rest);
+    if (headEnd < 0 || status === null) break;
+    const end = bodyEnd(rest, rest.slice(0, headEnd + 2), headEnd + 4);
+    if (end < 0) break;
+    statuses.push(Number(status[1]));
+    rest = rest.slice(end);
+  }
+  return { statuses, trailing: rest };
+}
+
+/**
+ * Writes `count` pipelined GETs of `path` on one connection in one go and reads everything the
+ * server sends until it hangs up (or `timeoutMs` pass). With `afterEnd`, writes that too once the
+ * server has ended its side, as a client that had more to send would.
+ */
+export async function pipelineAndRead(
+  port: number,
+  path: string,
+  count: number,
+  options: { afterEnd?: string; timeoutMs?: number } = {},
+): Promise<{ statuses: number[]; trailing: string; endedByServer: boolean; error: string | undefined }> {
+  const socket = connect({ port, host: "127.0.0.1", allowHalfOpen: true });
+  let text = "";
+  let endedByServer = false;
+  let error: string | undefined;
+  socket.on("data", (chunk: Buffer) => (text += chunk.toString("latin1")));
+  socket.on("error", (failure: NodeJS.ErrnoException) => (error = failure.code ?? failure.message));
+  socket.once("end", () => {
+    endedByServer = true;
+    if (options.afterEnd !== undefined) socket.write(options.afterEnd);
+    socket.end();
+  });
+  await new Promise<void>((resolve) => socket.once("connect", resolve));
+  socket.write(`GET ${path} HTTP/1.1\r\nHost: agent\r\n\r\n`.repeat(count));
+  const closed = new Promise<void>((resolve) =>
+    socket.once("close", () => {
+      resolve();
+    }),
+  );
+  await Promise.race([closed, sleep(options.timeoutMs ?? 10_000)]);
+  socket.destroy();
+  return { ...wholeAnswers(text), endedByServer, error };
+}

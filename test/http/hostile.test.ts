@@ -10,6 +10,7 @@ import {
   probeWhile,
   slowHeaderClients,
   type ProbeResult,
+  type SlowClientReport,
 } from "./attacks.ts";
 
 // The real agent, on a real containerd and registry, under hostile clients on loopback. Its
@@ -108,6 +109,39 @@ describe("the agent's HTTP face under hostile clients", () => {
     expect(await metric('prepull_http_refused_total{reason="capacity"}')).toBeGreaterThan(0);
     await expectUnharmed();
   }, 60_000);
+
+  it.each([64, 200])(
+    "answers every probe on the probe port while %i slow connections from the prober's own address hold it and as many the main port",
+    async (count) => {
+      expect(agent.probeUrl, "the agent reported no probe port").toBeDefined();
+      const probeUrl = agent.probeUrl ?? "";
+      const slowClients = (target: number): Promise<SlowClientReport> =>
+        slowHeaderClients({
+          port: target,
+          addresses: ["127.0.0.1"],
+          perAddress: count,
+          byteEveryMs: 1_000,
+          durationMs: 12_000,
+        });
+      const attacks = Promise.all([slowClients(Number(new URL(probeUrl).port)), slowClients(port)]);
+      const probes = await Promise.all([
+        probeWhile(`${probeUrl}/healthz`, 100, attacks),
+        probeWhile(`${probeUrl}/readyz`, 250, attacks),
+      ]);
+      const [onProbePort] = await attacks;
+      expect(probes.flat().length).toBeGreaterThan(100);
+      expect(failures(probes.flat())).toEqual([]);
+      // The probe port closed them, the oldest first for a newcomer past its 64 connections, the
+      // rest by its headers timeout (2 s); none was left open long.
+      expect(onProbePort.opened).toBeGreaterThanOrEqual(count * 2);
+      expect(Math.max(...onProbePort.closedByServer, ...onProbePort.stillOpen)).toBeLessThan(6_000);
+      if (count > 64)
+        expect(await metric('prepull_http_refused_total{reason="probe_capacity"}')).toBeGreaterThan(0);
+      await expectUnharmed();
+      await expect.poll(() => metric("prepull_http_probe_connections"), { timeout: 15_000 }).toBe(0);
+    },
+    60_000,
+  );
 
   it("survives 10,000 pipelined GET /v1/status?pretty it never gets to answer, under a capped heap", async () => {
     const { closedByServer, answers } = await pipelineWithoutReading(

@@ -7,6 +7,7 @@ import {
   type AgentView,
   type StatusServer,
 } from "../../src/http/index.ts";
+import { pipelineAndRead } from "./attacks.ts";
 
 // The agent's HTTP face on a real socket, with a view whose answers the test sets.
 let healthy = true;
@@ -209,6 +210,23 @@ describe("the status server's limits", () => {
     } finally {
       await limited.close();
     }
+  });
+
+  it("answers the 8 pipelined requests it accepts of 12, then ends the connection cleanly", async () => {
+    const port = Number(new URL(server.url).port);
+    for (const afterEnd of [undefined, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"]) {
+      // Sent after the server's end, a request is read and dropped, not answered with a reset.
+      const read = await pipelineAndRead(port, "/healthz", 12, afterEnd === undefined ? {} : { afterEnd });
+      expect(read).toEqual({
+        statuses: Array.from({ length: 8 }, () => 200),
+        trailing: "",
+        endedByServer: true,
+        error: undefined,
+      });
+    }
+    // Up to the limit, nothing is refused and the connection stays open.
+    const eight = await pipelineAndRead(port, "/readyz", 8, { timeoutMs: 1_000 });
+    expect(eight).toMatchObject({ statuses: Array.from({ length: 8 }, () => 200), endedByServer: false });
   });
 
   it("answers 503 once unread answers reach the buffer budget, and counts them all back out", async () => {

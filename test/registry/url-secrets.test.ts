@@ -14,11 +14,13 @@ import {
   type RegistryInstance,
 } from "../sandbox/index.ts";
 
-// Passwords written into URLs: a hosts.toml mirror, a --mirror flag and an image reference.
+// Passwords written into URLs: a hosts.toml mirror, a --mirror flag and an image reference; and a
+// token written alone before a registry (`TOKEN@host`, no scheme, no colon).
 const HOSTS_PASSWORD = "H0sts-Url-Secret-7731";
 const FLAG_PASSWORD = "Fl4g-Url-Secret-8842";
 const REFERENCE_PASSWORD = "R3f-Url-Secret-9953";
-const SECRETS = [HOSTS_PASSWORD, FLAG_PASSWORD, REFERENCE_PASSWORD].flatMap((password) => [
+const TOKEN = "Tok3nOnly-Url-Secret-1164";
+const SECRETS = [HOSTS_PASSWORD, FLAG_PASSWORD, REFERENCE_PASSWORD, TOKEN].flatMap((password) => [
   password,
   Buffer.from(password).toString("base64"),
   Buffer.from(`puller:${password}`).toString("base64"),
@@ -146,6 +148,8 @@ describe("passwords written into URLs never reach output", () => {
       badSet,
       imageSetYaml("bad", [`puller:${REFERENCE_PASSWORD}@${registry.host}/mirrored/app:1`]),
     );
+    const tokenSet = join(dir, "token.yaml");
+    await writeFile(tokenSet, imageSetYaml("token", [`${TOKEN}@${registry.host}/mirrored/app:1`]));
     const usage = await Promise.all([
       runPrepull(["warm", `puller:${REFERENCE_PASSWORD}@${registry.host}/mirrored/app:1`, ...runtimeFlags]),
       runPrepull([
@@ -153,11 +157,17 @@ describe("passwords written into URLs never reach output", () => {
         `http://puller:${REFERENCE_PASSWORD}@${registry.host}/mirrored/app:1`,
         ...runtimeFlags,
       ]),
+      runPrepull(["warm", `${TOKEN}@${registry.host}/mirrored/app:1`, ...runtimeFlags]),
       runPrepull(["lock", badSet]),
+      runPrepull(["lock", tokenSet]),
       runPrepull(["lock", setFile, "--mirror", `docker.io=ftp://puller:${FLAG_PASSWORD}@${registry.host}`]),
+      runPrepull(["lock", setFile, "--mirror", `docker.io=${TOKEN}@${registry.host}`]),
+      runPrepull(["lock", setFile, "--mirror", `${TOKEN}@${registry.host}`]),
     ]);
     for (const run of usage) expect(run.code).toBe(2);
     const seen = outputs(...usage);
+    // Each names what was wrong, with the userinfo replaced.
+    for (const run of usage) expect(run.stderr).toContain("***@");
     // An agent that starts with a bad set exits; one whose set turns bad reports it in its status.
     const startBad = await runPrepull([
       "agent",
