@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import { createContainerdClient, PullProgressWatch } from "../containerd/index.ts";
+import { createContainerdClient, probeContainerd, PullProgressWatch } from "../containerd/index.ts";
 import { runtimeSupport, type CallObserver, type RuntimeSupport } from "../cri/index.ts";
 import {
   createAgentMetrics,
@@ -10,8 +10,8 @@ import {
   type StatusServer,
 } from "../http/index.ts";
 import { watchDesiredState, type DesiredState, type ImageSetReader } from "../imageset/index.ts";
-import { entryMerger, optedOutOf, pinEntryOf } from "./pin-entries.ts";
-import { PinKeeper } from "./pin-keeper.ts";
+import { optedOutOf, pinEntryOf, PinKeeper } from "../pins/index.ts";
+import { entryMerger } from "./entry-merger.ts";
 import { pullAuthFrom, type CredentialKeyring, type RegistryClient } from "../registry/index.ts";
 import {
   createDiskGuard,
@@ -27,6 +27,8 @@ export interface AgentOptions {
   readonly configPaths: readonly string[];
   readonly host: string;
   readonly port: number;
+  /** Where the probe port listens (/healthz and /readyz alone); none without it. */
+  readonly probe?: { readonly host: string; readonly port: number };
   readonly nodeName: string;
   readonly resyncMs: number;
   readonly concurrency: number;
@@ -123,6 +125,7 @@ export async function startAgent(
     budgetRatio: options.pinBudget,
     runtime,
     api: containerd,
+    probe: (criRuntimeName) => probeContainerd(containerd, { criRuntimeName }),
     mountpoint: imageFilesystem,
     entries: () =>
       scheduler.entries().map((entry) => ({ key: entry.key, entry: pinEntryOf(entry, optedOut) })),
@@ -222,6 +225,7 @@ export async function startAgent(
   const server: StatusServer = await startStatusServer({
     host: options.host,
     port: options.port,
+    probe: options.probe,
     view,
     metrics,
   });
@@ -254,6 +258,7 @@ export async function startAgent(
   logger.info(
     {
       url: server.url,
+      probeUrl: server.probeUrl ?? null,
       node: options.nodeName,
       generation: initial.generation,
       entries: initial.entries.length,

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from "commander";
-import { isClassifiedError, isInputError } from "../failure/index.ts";
+import { errorMessage, isClassifiedError, isInputError } from "../failure/index.ts";
 import { ExitCode, UsageError, type CliContext, type CommandIO } from "./context.ts";
 import { errorLine } from "./failure-text.ts";
 import { PREPULL_VERSION } from "./version.ts";
@@ -91,7 +91,7 @@ export async function main(argv: string[], io: CommandIO = processIO()): Promise
       io.stderr.write(errorLine(error instanceof UsageError ? "usage" : "input", error.message));
       return ExitCode.usage;
     }
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorMessage(error);
     io.stderr.write(errorLine(isClassifiedError(error) ? error.kind : "error", message));
     return ExitCode.failed;
   }

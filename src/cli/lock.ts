@@ -1,7 +1,7 @@
 import { writeFile } from "node:fs/promises";
 import { Command, InvalidArgumentError, Option } from "commander";
 import PQueue from "p-queue";
-import { InputError, isClassifiedError } from "../failure/index.ts";
+import { errorMessage, InputError, isClassifiedError } from "../failure/index.ts";
 import {
   checkLock,
   listImageSetFiles,
@@ -222,7 +222,7 @@ async function resolveAll(
           failures.push({
             image: entry.image,
             kind: isClassifiedError(error) ? error.kind : "network",
-            message: error instanceof Error ? error.message : String(error),
+            message: errorMessage(error),
           });
         }
       }),

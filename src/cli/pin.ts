@@ -1,7 +1,7 @@
 import { writeFile } from "node:fs/promises";
 import { Command, Option } from "commander";
 import PQueue from "p-queue";
-import { isClassifiedError } from "../failure/index.ts";
+import { errorMessage, isClassifiedError } from "../failure/index.ts";
 import { loadDesiredState } from "../imageset/index.ts";
 import {
   pinManifest,
@@ -53,11 +53,7 @@ async function digestsFromRegistry(
             digests.set(image, (await registry.client.resolve(withDefaultTag(reference))).digest);
           } catch (error) {
             report(
-              failureLine(
-                image,
-                isClassifiedError(error) ? error.kind : undefined,
-                error instanceof Error ? error.message : String(error),
-              ),
+              failureLine(image, isClassifiedError(error) ? error.kind : undefined, errorMessage(error)),
             );
           }
         }),

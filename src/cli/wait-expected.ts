@@ -1,8 +1,9 @@
 import { InvalidArgumentError } from "commander";
 import type { ExpectedAgents } from "../cluster/index.ts";
-// The parser alone, not the folder's face: the API client loads only when a wait needs it.
+// eslint-disable-next-line no-restricted-imports -- start-up speed: the parser alone, not the folder's face; the API client loads only when a wait needs it.
 import { parseDaemonSetName, type DaemonSetName } from "../kube/daemonset.ts";
 import type { KubeApi } from "../kube/index.ts";
+import { errorMessage } from "../failure/index.ts";
 
 export function daemonSetArgument(value: string): DaemonSetName {
   try {
@@ -41,7 +42,7 @@ export function daemonSetExpectation(
         const where = `${daemonSet.namespace ?? connection.namespace}/${daemonSet.name}`;
         return { count, source: `DaemonSet ${where} is scheduled on ${String(count)} nodes` };
       } catch (error) {
-        return { error: error instanceof Error ? error.message : String(error) };
+        return { error: errorMessage(error) };
       }
     },
     async close() {

@@ -1,4 +1,5 @@
 import { Command, InvalidArgumentError, Option } from "commander";
+// eslint-disable-next-line no-restricted-imports -- start-up speed: the address parser alone; the barrier and its HTTP client load only when a wait runs.
 import { parseAgentAddress, type AgentAddress } from "../cluster/address.ts";
 import type { AgentSource, BarrierVerdict, NodeVerdict, WaitTarget } from "../cluster/index.ts";
 import { loadDesiredState } from "../imageset/index.ts";
@@ -9,7 +10,7 @@ import { durationOption, outputOption, positiveIntegerOption, repeatableOption }
 import { formatTable, TABLE_WIDTH } from "./table.ts";
 import { formatSeconds, roundSeconds } from "./units.ts";
 import { daemonSetArgument, daemonSetExpectation } from "./wait-expected.ts";
-import type { DaemonSetName } from "../kube/daemonset.ts";
+import type { DaemonSetName } from "../kube/index.ts";
 
 interface WaitFlags {
   readonly agents?: AgentAddress[];

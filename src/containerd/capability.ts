@@ -1,5 +1,6 @@
 import type { ContainerdApi } from "./types.ts";
-import { labelFilter, OWNER_LABEL } from "./labels.ts";
+import { labelFilter, OWNER_LABEL } from "../pins/index.ts";
+import { errorMessage } from "../failure/index.ts";
 
 /** Whether a feature works on this node's runtime, and why not when it does not. */
 export type Capability =
@@ -32,7 +33,7 @@ export function pinningSupport(version: string): Capability {
 }
 
 function unavailable(error: unknown): Capability {
-  return { available: false, reason: error instanceof Error ? error.message : String(error) };
+  return { available: false, reason: errorMessage(error) };
 }
 
 /**

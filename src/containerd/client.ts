@@ -1,10 +1,9 @@
-import { readFileSync } from "node:fs";
 import * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
 import { z } from "zod";
-import { classifyRuntimeError, normalizeEndpoint } from "../cri/index.ts";
+import { classifyRuntimeError, loadDescriptor, normalizeEndpoint, unaryCall } from "../cri/index.ts";
 import type { CallOptions } from "../warm/index.ts";
 import { ClassifiedError } from "../failure/index.ts";
+import type { PinStore } from "../pins/index.ts";
 import { CRI_NAMESPACE, UnsupportedApiError, type ContainerdApi, type ImageRecord } from "./types.ts";
 
 /** proto/containerd/*.proto as a descriptor, built by scripts/proto-json.ts: no text to parse. */
@@ -53,36 +52,21 @@ function toRecord(wire: z.infer<typeof wireImage>): ImageRecord {
   };
 }
 
-type Descriptor = Parameters<typeof protoLoader.fromJSON>[0];
-
 let cachedPackage: grpc.GrpcObject | undefined;
 
 function service(path: string): grpc.ServiceClientConstructor {
-  cachedPackage ??= grpc.loadPackageDefinition(
-    protoLoader.fromJSON(JSON.parse(readFileSync(DESCRIPTOR, "utf8")) as Descriptor, {
-      longs: String,
-      defaults: true,
-      oneofs: true,
-    }),
-  );
+  cachedPackage ??= loadDescriptor(DESCRIPTOR, String);
   let node: unknown = cachedPackage;
   for (const part of path.split(".")) node = (node as Record<string, unknown>)[part];
   return node as grpc.ServiceClientConstructor;
 }
-
-type UnaryMethod = (
-  request: object,
-  metadata: grpc.Metadata,
-  options: grpc.CallOptions,
-  callback: (error: grpc.ServiceError | null, response: unknown) => void,
-) => grpc.ClientUnaryCall;
 
 /**
  * A client for containerd's images, content and version services over grpc-js, in one
  * namespace (`k8s.io`, where CRI keeps images), with a deadline on every call and errors
  * classified as the CRI client classifies them.
  */
-export function createContainerdClient(options: ContainerdClientOptions): ContainerdApi {
+export function createContainerdClient(options: ContainerdClientOptions) {
   const endpoint = normalizeEndpoint(options.endpoint);
   const callTimeoutMs = options.callTimeoutMs ?? 10_000;
   const namespace = options.namespace ?? CRI_NAMESPACE;
@@ -103,7 +87,7 @@ export function createContainerdClient(options: ContainerdClientOptions): Contai
     channelOptions,
   );
 
-  function call<S extends z.ZodType>(
+  async function call<S extends z.ZodType>(
     client: grpc.Client,
     method: string,
     request: object,
@@ -112,41 +96,21 @@ export function createContainerdClient(options: ContainerdClientOptions): Contai
   ): Promise<z.infer<S>> {
     const { signal } = callOptions;
     const context = { method, endpoint, image: callOptions.subject };
-    return new Promise((resolve, reject) => {
-      if (signal?.aborted) {
-        reject(signal.reason as Error);
-        return;
-      }
-      const metadata = new grpc.Metadata();
-      metadata.set("containerd-namespace", namespace);
-      const deadline = new Date(Date.now() + (callOptions.timeoutMs ?? callTimeoutMs));
-      const fn = (client as unknown as Record<string, UnaryMethod>)[method];
-      if (fn === undefined) throw new Error(`containerd method ${method} is missing from the proto`);
-      const onAbort = (): void => {
-        pending.cancel();
-      };
-      const pending = fn.call(client, request, metadata, { deadline }, (error, response) => {
-        signal?.removeEventListener("abort", onAbort);
-        if (error !== null) {
-          if (signal?.aborted) reject(signal.reason as Error);
-          else if (error.code === grpc.status.UNIMPLEMENTED) {
-            reject(
-              new UnsupportedApiError(
-                `${method}: the runtime at ${endpoint} does not serve containerd's API`,
-              ),
-            );
-          } else reject(classifyRuntimeError(error, context));
-          return;
-        }
-        const parsed = schema.safeParse(response);
-        if (parsed.success) resolve(parsed.data);
-        else
-          reject(
-            new ClassifiedError("runtime", `${method}: unexpected answer from containerd at ${endpoint}`),
-          );
-      });
-      signal?.addEventListener("abort", onAbort, { once: true });
-    });
+    const metadata = new grpc.Metadata();
+    metadata.set("containerd-namespace", namespace);
+    const deadline = new Date(Date.now() + (callOptions.timeoutMs ?? callTimeoutMs));
+    const { error, response } = await unaryCall({ client, method, request, metadata, deadline, signal });
+    if (error !== null) {
+      if (signal?.aborted) throw signal.reason as Error;
+      if (error.code === grpc.status.UNIMPLEMENTED)
+        throw new UnsupportedApiError(
+          `${method}: the runtime at ${endpoint} does not serve containerd's API`,
+        );
+      throw classifyRuntimeError(error, context);
+    }
+    const parsed = schema.safeParse(response);
+    if (parsed.success) return parsed.data;
+    throw new ClassifiedError("runtime", `${method}: unexpected answer from containerd at ${endpoint}`);
   }
 
   const notFoundAs = async <T>(promise: Promise<T>, absent: T): Promise<T> => {
@@ -213,5 +177,5 @@ export function createContainerdClient(options: ContainerdClientOptions): Contai
       content.close();
       version.close();
     },
-  };
+  } satisfies ContainerdApi & PinStore<ImageRecord>;
 }

@@ -1,5 +1,6 @@
 import type { CallOptions } from "../warm/index.ts";
 import { ClassifiedError } from "../failure/index.ts";
+import type { PinStore } from "../pins/index.ts";
 
 /** The namespace containerd's CRI plugin keeps Kubernetes images in. */
 export const CRI_NAMESPACE = "k8s.io";
@@ -33,23 +34,13 @@ export interface ContainerdVersion {
   readonly revision: string;
 }
 
-/** containerd's own API on the runtime socket: only what CRI cannot do. */
-export interface ContainerdApi {
+/**
+ * containerd's own API on the runtime socket: only what CRI cannot do. Its image records are
+ * pins' PinStore port (records by name and label, label updates that leave the target alone).
+ */
+export interface ContainerdApi extends PinStore<ImageRecord> {
   readonly endpoint: string;
   version(options?: CallOptions): Promise<ContainerdVersion>;
-  /** `undefined` when no record has that name. */
-  getImage(name: string, options?: CallOptions): Promise<ImageRecord | undefined>;
-  /** Records matching any of `filters` (containerd filter syntax); all records when empty. */
-  listImages(filters: readonly string[], options?: CallOptions): Promise<ImageRecord[]>;
-  /**
-   * Sets the labels named in `labels` on `record`, leaving its other labels and its target
-   * alone; an empty value removes the label. Fails with `not_found` when the name is gone.
-   */
-  updateImageLabels(
-    record: ImageRecord,
-    labels: Readonly<Record<string, string>>,
-    options?: CallOptions,
-  ): Promise<ImageRecord>;
   /** The size of a stored blob, `undefined` when it is not stored (yet). */
   contentSize(digest: string, options?: CallOptions): Promise<number | undefined>;
   listIngests(options?: CallOptions): Promise<IngestStatus[]>;

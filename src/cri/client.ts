@@ -1,8 +1,7 @@
-import { readFileSync } from "node:fs";
 import * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
 import { classifyRuntimeError } from "./errors.ts";
 import { normalizeEndpoint } from "./endpoint.ts";
+import { loadDescriptor, unaryCall } from "./grpc.ts";
 import type {
   CallOptions,
   ImageFilesystemUsage,
@@ -39,27 +38,11 @@ interface WireFilesystemUsage {
   used_bytes?: { value: number } | null;
 }
 
-type UnaryCallback = (error: grpc.ServiceError | null, response: unknown) => void;
-type UnaryMethod = (
-  request: object,
-  metadata: grpc.Metadata,
-  options: grpc.CallOptions,
-  callback: UnaryCallback,
-) => grpc.ClientUnaryCall;
-
-type Descriptor = Parameters<typeof protoLoader.fromJSON>[0];
-
 let cachedPackage: grpc.GrpcObject | undefined;
 
 function criPackage(): grpc.GrpcObject {
-  cachedPackage ??= grpc.loadPackageDefinition(
-    protoLoader.fromJSON(JSON.parse(readFileSync(DESCRIPTOR, "utf8")) as Descriptor, {
-      // Sizes and byte counts stay far below 2^53; a string per image would cost a conversion each.
-      longs: Number,
-      defaults: true,
-      oneofs: true,
-    }),
-  );
+  // Sizes and byte counts stay far below 2^53; a string per image would cost a conversion each.
+  cachedPackage ??= loadDescriptor(DESCRIPTOR, Number);
   return cachedPackage;
 }
 
@@ -114,7 +97,7 @@ export function createCriClient(options: CriClientOptions) {
   const runtimeService = new (serviceConstructor("RuntimeService"))(endpoint, credentials, channelOptions);
   const imageService = new (serviceConstructor("ImageService"))(endpoint, credentials, channelOptions);
 
-  function call<T>(
+  async function call<T>(
     service: grpc.Client,
     method: string,
     request: object,
@@ -124,30 +107,20 @@ export function createCriClient(options: CriClientOptions) {
     const started = performance.now();
     const { signal } = callOptions;
     const context = { method, endpoint, image: callOptions.image, secrets: callOptions.secrets ?? [] };
-    return new Promise<T>((resolve, reject) => {
-      if (signal?.aborted) {
-        reject(signal.reason as Error);
-        return;
-      }
-      const deadline = new Date(Date.now() + (callOptions.timeoutMs ?? defaultTimeoutMs));
-      const fn = (service as unknown as Record<string, UnaryMethod>)[method];
-      if (fn === undefined) throw new Error(`CRI method ${method} is missing from the proto`);
-      const onAbort = (): void => {
-        pending.cancel();
-      };
-      const pending = fn.call(service, request, new grpc.Metadata(), { deadline }, (error, response) => {
-        signal?.removeEventListener("abort", onAbort);
-        options.observer?.({ method, durationMs: performance.now() - started, ok: error === null });
-        if (error === null) {
-          resolve(response as T);
-        } else if (signal?.aborted) {
-          reject(signal.reason as Error);
-        } else {
-          reject(classifyRuntimeError(error, { ...context, pastDeadline: Date.now() >= deadline.getTime() }));
-        }
-      });
-      signal?.addEventListener("abort", onAbort, { once: true });
+    const deadline = new Date(Date.now() + (callOptions.timeoutMs ?? defaultTimeoutMs));
+    const metadata = new grpc.Metadata();
+    const { error, response } = await unaryCall({
+      client: service,
+      method,
+      request,
+      metadata,
+      deadline,
+      signal,
     });
+    options.observer?.({ method, durationMs: performance.now() - started, ok: error === null });
+    if (error === null) return response as T;
+    if (signal?.aborted) throw signal.reason as Error;
+    throw classifyRuntimeError(error, { ...context, pastDeadline: Date.now() >= deadline.getTime() });
   }
 
   return {

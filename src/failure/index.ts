@@ -37,3 +37,4 @@ export function isClassifiedError(error: unknown): error is ClassifiedError {
 
 export { InputError, isInputError, type InputLocation } from "./input.ts";
 export { redactSecrets } from "./redact.ts";
+export { asError, errorMessage } from "./message.ts";

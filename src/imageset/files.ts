@@ -2,7 +2,7 @@ import { readdir, readlink, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { ImageSetError } from "./imageset.ts";
 import { DEFAULT_LIMITS, formatBytes, type ImageSetLimits } from "./limits.ts";
-import { fileProblem } from "./read.ts";
+import { fileProblem } from "./bounded-file.ts";
 
 const SET_FILE = /\.(ya?ml|json)$/;
 

@@ -3,7 +3,7 @@ export { DEFAULT_LIMITS, type ImageSetLimits } from "./limits.ts";
 export { desiredStateFromImages, generationOf, mergeImageSets } from "./merge.ts";
 export { parseImageSet } from "./parse.ts";
 export { listImageSetFiles } from "./files.ts";
-export { readBoundedFile } from "./read.ts";
+export { readBoundedFile } from "./bounded-file.ts";
 export {
   createImageSetReader,
   loadDesiredState,

@@ -3,7 +3,7 @@ import { DEFAULT_LIMITS, type ImageSetLimits } from "./limits.ts";
 import { listImageSetFiles } from "./files.ts";
 import { mergeImageSets } from "./merge.ts";
 import { parseImageSet } from "./parse.ts";
-import { readBoundedFile } from "./read.ts";
+import { readBoundedFile } from "./bounded-file.ts";
 
 /** Parses one file's text. The reader owns this port: the agent parses off its main thread. */
 export type ImageSetParser = (

@@ -3,6 +3,7 @@ import { dirname } from "node:path";
 import type { DesiredState } from "./imageset.ts";
 import { createImageSetReader, type ImageSetReader } from "./reader.ts";
 import { workerParser } from "./worker-parser.ts";
+import { asError } from "../failure/index.ts";
 
 export interface DesiredStateWatcher {
   close(): void;
@@ -47,7 +48,7 @@ export function watchDesiredState(
         handlers.onChange(state);
       }
     } catch (error) {
-      const failure = error instanceof Error ? error : new Error(String(error));
+      const failure = asError(error);
       if (!isClosed() && failure.message !== lastError) {
         lastError = failure.message;
         handlers.onError(failure);

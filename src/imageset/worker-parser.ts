@@ -56,7 +56,7 @@ function parseInWorker(
 ): Promise<readonly ImageSetDocument[]> {
   return new Promise<readonly ImageSetDocument[]>((resolve, reject) => {
     const request: ParseRequest = { text, file, limits };
-    const worker = new Worker(new URL("./parse-worker.ts", import.meta.url), {
+    const worker = new Worker(new URL("./worker-parser-thread.ts", import.meta.url), {
       workerData: request,
       resourceLimits: { maxOldGenerationSizeMb: heapMb },
     });

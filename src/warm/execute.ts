@@ -1,4 +1,4 @@
-import { ClassifiedError, isClassifiedError, type FailureKind } from "../failure/index.ts";
+import { ClassifiedError, errorMessage, type FailureKind, isClassifiedError } from "../failure/index.ts";
 import { kubeletImageString, repositoryName, type ImageReference } from "../reference/index.ts";
 import { recordedDigest } from "./inventory.ts";
 import type { ImageRuntime, PullAuth, RuntimeImage } from "./ports.ts";
@@ -47,7 +47,7 @@ class DriftError extends Error {
 
 function failureOf(error: unknown): { errorKind: FailureKind; message: string } {
   if (isClassifiedError(error)) return { errorKind: error.kind, message: error.message };
-  return { errorKind: "runtime", message: error instanceof Error ? error.message : String(error) };
+  return { errorKind: "runtime", message: errorMessage(error) };
 }
 
 /**

@@ -47,12 +47,5 @@ export {
 export { ENTRY_STATES, type EntryState, type EntryStatus } from "./state.ts";
 export { entryKey, type EntryFaults } from "./entries.ts";
 export type { GenerationTimes } from "./generation-timing.ts";
-export {
-  pinNames,
-  planPins,
-  type EntryPin,
-  type PinEntry,
-  type PinInventoryImage,
-  type PinPlan,
-  type PinReason,
-} from "./pins.ts";
+// src/http names pin reasons through here; pins' own face is src/pins/index.ts.
+export type { PinReason } from "../pins/index.ts";

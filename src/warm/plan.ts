@@ -9,7 +9,7 @@ export interface WarmTarget {
 }
 
 /**
- * What one entry needs, from one inventory (DESIGN semantics 1–3):
+ * What one entry needs, from one inventory (the rules README.md states under "What it does"):
  * - `pull-digest`: `N@D` is absent;
  * - `sync-tag`: `N:T` does not resolve to D locally; ask the registry where T points before
  *   pulling it, so a moved tag is reported as drift instead of silently recorded;

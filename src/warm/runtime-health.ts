@@ -1,6 +1,7 @@
 import { backoffDelay, type BackoffPolicy } from "./backoff.ts";
 import { systemClock, type Clock } from "./entries.ts";
 import type { RuntimeVersion } from "./ports.ts";
+import { errorMessage } from "../failure/index.ts";
 
 /** The runtime as `/v1/status` reports it. */
 export interface RuntimeStatus {
@@ -72,7 +73,7 @@ export class RuntimeHealth {
   failed(error: unknown): { retryInMs: number; news: boolean } {
     const news = this.#reachable || this.#error === null;
     this.#reachable = false;
-    this.#error = error instanceof Error ? error.message : String(error);
+    this.#error = errorMessage(error);
     this.#failures += 1;
     return { retryInMs: backoffDelay(RECONNECT_BACKOFF, this.#failures, this.#random), news };
   }

@@ -4,12 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import {
-  createContainerdClient,
-  OWNER_LABEL,
-  PIN_LABEL,
-  type ContainerdApi,
-} from "../../src/containerd/index.ts";
+import { createContainerdClient, type ContainerdApi } from "../../src/containerd/index.ts";
+import { OWNER_LABEL, PIN_LABEL } from "../../src/pins/index.ts";
 import { createCriClient } from "../../src/cri/index.ts";
 import type { AgentStatus } from "../../src/http/index.ts";
 import type { ImageRuntime } from "../../src/warm/index.ts";

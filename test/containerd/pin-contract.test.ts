@@ -1,12 +1,12 @@
 // The in-memory containerd API's contract, held against the containerd client on a real
 // containerd: what one answers about records and labels, the other must. Run on every runtime
 // of the matrix by test:runtimes.
-import { createContainerdClient } from "../../src/containerd/index.ts";
-import { describePinApiContract } from "../../src/containerd/testing/index.ts";
+import { createContainerdClient, probeContainerd } from "../../src/containerd/index.ts";
+import { describePinStoreContract } from "../../src/pins/testing/index.ts";
 import { createCriClient } from "../../src/cri/index.ts";
 import { pushImage, startContainerd, startRegistry } from "../sandbox/index.ts";
 
-describePinApiContract("the containerd client on a real containerd", async () => {
+describePinStoreContract("the containerd client on a real containerd", async () => {
   const [containerd, registry] = await Promise.all([startContainerd(), startRegistry()]);
   const runtime = createCriClient({ endpoint: containerd.endpoint });
   const api = createContainerdClient({ endpoint: containerd.endpoint });
@@ -15,6 +15,7 @@ describePinApiContract("the containerd client on a real containerd", async () =>
   return {
     api,
     runtime,
+    probe: () => probeContainerd(api, { criRuntimeName: "containerd" }),
     criHonoursPins: major > 1 || minor >= 7,
     async publish(path, tag) {
       pushed += 1;

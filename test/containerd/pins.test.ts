@@ -3,19 +3,23 @@ import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  applyPinPlan,
   createContainerdClient,
-  OWNER_LABEL,
-  PIN_LABEL,
   probeContainerd,
-  readPinInventory,
-  syncPins,
   UnsupportedApiError,
   type ContainerdApi,
 } from "../../src/containerd/index.ts";
 import { createCriClient } from "../../src/cri/index.ts";
+import {
+  applyPinPlan,
+  OWNER_LABEL,
+  PIN_LABEL,
+  planPins,
+  readPinInventory,
+  syncPins,
+  type PinEntry,
+  type PinPlan,
+} from "../../src/pins/index.ts";
 import type { ImageRuntime, RuntimeImage } from "../../src/warm/index.ts";
-import { planPins, type PinEntry, type PinPlan } from "../../src/warm/index.ts";
 import {
   pushImage,
   startContainerd,

@@ -1,6 +1,5 @@
 /**
  * Test support for containerd's own API, imported by tests only: the API in memory, over the
- * image store of warm's in-memory runtime, and the contract that keeps it alike to containerd.
+ * image store of warm's in-memory runtime; src/pins/testing's contract keeps it alike to containerd.
  */
 export { MemoryContainerdApi } from "./memory-containerd-api.ts";
-export { describePinApiContract, type PinApiUnderContract } from "./pin-contract.ts";

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { MemoryRegistry, MemoryRuntime } from "../../warm/testing/index.ts";
-import { labelFilter, PIN_LABEL, PIN_VALUE } from "../labels.ts";
+import { labelFilter, PIN_LABEL, PIN_VALUE } from "../../pins/index.ts";
+import { describePinStoreContract } from "../../pins/testing/index.ts";
+import { probeContainerd } from "../capability.ts";
 import { MemoryContainerdApi } from "./memory-containerd-api.ts";
-import { describePinApiContract } from "./pin-contract.ts";
 
 function memory() {
   const registry = new MemoryRegistry();
@@ -10,11 +11,12 @@ function memory() {
   return { registry, runtime, api: new MemoryContainerdApi(runtime.store) };
 }
 
-describePinApiContract("in memory", () => {
+describePinStoreContract("in memory", () => {
   const { registry, runtime, api } = memory();
   return Promise.resolve({
     api,
     runtime,
+    probe: () => probeContainerd(api, { criRuntimeName: "containerd" }),
     criHonoursPins: true,
     publish: (path, tag) => Promise.resolve(registry.publish(path, tag)),
     close: () => Promise.resolve(),

@@ -39,7 +39,7 @@ function toImageRecord(record: StoredRecord): ImageRecord {
 /**
  * containerd's own API in memory, over the image store an in-memory runtime pulls into: the
  * records behind CRI's images, one per name, and their labels, as pins use them (the contract in
- * ./pin-contract.ts holds it to containerd's). Blobs and ingests are not modelled: no blob is
+ * src/pins/testing holds it to containerd's). Blobs and ingests are not modelled: no blob is
  * known and no ingest runs.
  */
 export class MemoryContainerdApi implements ContainerdApi {

@@ -1,4 +1,4 @@
-import { PIN_LABEL, PIN_VALUE } from "../../containerd/index.ts";
+import { PIN_LABEL, PIN_VALUE } from "../../pins/index.ts";
 import { ClassifiedError } from "../../failure/index.ts";
 import type { RuntimeImage } from "../ports.ts";
 import type { Manifest } from "./memory-registry.ts";

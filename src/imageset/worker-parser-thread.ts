@@ -1,4 +1,4 @@
-// Runs in a worker thread: parses one ImageSet file and posts the documents or the error back.
+// The thread side of ./worker-parser.ts: parses one ImageSet file and posts the documents or the error back.
 import { parentPort, workerData } from "node:worker_threads";
 import { ImageSetError } from "./imageset.ts";
 import { parseImageSet } from "./parse.ts";

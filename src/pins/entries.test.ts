@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseReference } from "../reference/index.ts";
 import { entryKey, type EntryStatus, type ScheduledEntry } from "../warm/index.ts";
-import { optedOutOf, pinEntryOf, entryMerger } from "./pin-entries.ts";
+import { optedOutOf, pinEntryOf } from "./entries.ts";
 
 const D = `sha256:${"d".repeat(64)}`;
 const ID = `sha256:${"1".repeat(64)}`;
@@ -69,18 +69,5 @@ describe("the agent's pin entries", () => {
     expect([...optedOut]).toEqual([entryKey({ image: "ghcr.io/acme/api:v1", digest: D })]);
     expect(pinEntryOf(entry, optedOut).pin).toBe(false);
     expect(pinEntryOf(scheduled("ghcr.io/acme/api:v1", undefined), optedOut).pin).toBe(true);
-  });
-
-  it("merges an entry's pin and progress into its status, the same object while none changed", () => {
-    const merge = entryMerger();
-    const { status } = scheduled("nginx:1", undefined);
-    const pinned = { pinned: true, pinReason: "pinned" };
-    const progress = { doneBytes: 1, totalBytes: 2 };
-    const first = merge(status, pinned, progress);
-    expect(first).toEqual({ ...status, pinned: true, pinReason: "pinned", progress });
-    expect(merge(status, pinned, progress)).toBe(first);
-    expect(merge(status, { pinned: false, pinReason: "budget" }, progress)).not.toBe(first);
-    expect(merge(status, pinned, { doneBytes: 2, totalBytes: 2 })).not.toBe(first);
-    expect(merge({ ...status }, pinned, null)).not.toBe(first);
   });
 });

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseReference } from "../reference/index.ts";
-import { pinNames, planPins, type PinEntry, type PinInventoryImage } from "./pins.ts";
+import { pinNames, planPins, type PinEntry, type PinInventoryImage } from "./plan.ts";
 
 const MB = 1024 * 1024;
 

@@ -1,8 +1,8 @@
 import type { CallOptions, RuntimeImage } from "../warm/index.ts";
-import { isClassifiedError } from "../failure/index.ts";
-import { planPins, type PinEntry, type PinInventoryImage, type PinPlan } from "../warm/index.ts";
-import type { ContainerdApi, ImageRecord } from "./types.ts";
+import { asError, isClassifiedError } from "../failure/index.ts";
 import { labelFilter, OWNER_LABEL, OWNER_VALUE, PIN_LABEL, PIN_VALUE, recordPin } from "./labels.ts";
+import { planPins, type PinEntry, type PinInventoryImage, type PinPlan } from "./plan.ts";
+import type { PinRecord, PinStore } from "./port.ts";
 
 /**
  * The pin planner's inventory: CRI's images (one per image id, with every name) joined with the
@@ -11,8 +11,8 @@ import { labelFilter, OWNER_LABEL, OWNER_VALUE, PIN_LABEL, PIN_VALUE, recordPin 
  * A labelled record CRI does not know becomes an image of its own, so a stale mark of prepull's
  * can still be removed.
  */
-export async function readPinInventory(
-  api: ContainerdApi,
+export async function readPinInventory<Stored extends PinRecord>(
+  api: PinStore<Stored>,
   criImages: readonly RuntimeImage[],
   options?: CallOptions,
 ): Promise<PinInventoryImage[]> {
@@ -33,7 +33,7 @@ export async function readPinInventory(
 function inventoryImage(
   id: string,
   names: string[],
-  byName: ReadonlyMap<string, ImageRecord>,
+  byName: ReadonlyMap<string, PinRecord>,
 ): PinInventoryImage {
   const pinOf = (name: string): string => recordPin(byName.get(name)?.labels ?? {});
   return {
@@ -57,8 +57,8 @@ export interface PinOutcome {
  * meantime is never taken over, and a pin is removed only while it still carries prepull's mark.
  * One name's failure does not stop the others; a runtime that went away stops the rest.
  */
-export async function applyPinPlan(
-  api: ContainerdApi,
+export async function applyPinPlan<Stored extends PinRecord>(
+  api: PinStore<Stored>,
   plan: PinPlan,
   options?: CallOptions,
 ): Promise<PinOutcome> {
@@ -89,7 +89,7 @@ export async function applyPinPlan(
       }
     } catch (error) {
       if (isClassifiedError(error) && (error.kind === "unavailable" || error.kind === "timeout")) throw error;
-      failed.push({ name, error: error instanceof Error ? error : new Error(String(error)) });
+      failed.push({ name, error: asError(error) });
     }
   }
   return { pinned, unpinned, skipped, failed };
@@ -99,8 +99,8 @@ export async function applyPinPlan(
  * One pin pass: read the inventory, plan, apply. `criImages` is the pass's ListImages answer.
  * The plan's entry statuses describe the node once the outcome's changes are made.
  */
-export async function syncPins(
-  api: ContainerdApi,
+export async function syncPins<Stored extends PinRecord>(
+  api: PinStore<Stored>,
   criImages: readonly RuntimeImage[],
   entries: readonly PinEntry[],
   budgetBytes: number,

@@ -1,9 +1,9 @@
 import type { ImageReference } from "../reference/index.ts";
-import { digestName, effectiveTag, tagName } from "./plan.ts";
+import { digestName, effectiveTag, tagName } from "../warm/index.ts";
 
 /**
- * Which names to pin so kubelet's image GC keeps the warm set (DESIGN semantics 7). Pure: the
- * runtime adapter reads the inventory and applies the result.
+ * Which names to pin so kubelet's image GC keeps the warm set (docs/pinning.md). Pure:
+ * ./sync.ts reads the inventory through the PinStore port and applies the result.
  *
  * A pin is a label on one containerd image record, i.e. on one name; the runtime reports an
  * image as pinned when any of its names is. prepull pins the names pods use (so a pin follows

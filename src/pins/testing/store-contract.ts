@@ -1,14 +1,22 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ImageRuntime } from "../../warm/index.ts";
 import type { PublishedImage } from "../../warm/testing/index.ts";
-import { probeContainerd } from "../capability.ts";
 import { labelFilter, OWNER_LABEL, OWNER_VALUE, PIN_LABEL, PIN_VALUE } from "../labels.ts";
-import type { ContainerdApi } from "../types.ts";
+import type { PinRecord, PinStore, PinSupport } from "../port.ts";
 
-/** containerd's own API to hold to the contract, with the CRI face of the same daemon. */
-export interface PinApiUnderContract {
-  readonly api: ContainerdApi;
+/** A record that names the content it points at, as containerd's do. */
+type TargetedRecord = PinRecord & { readonly target: { readonly digest: string } };
+
+/** A PinStore to hold to the contract, with the CRI face of the same daemon. */
+export interface PinStoreUnderContract<Stored extends TargetedRecord> {
+  readonly api: PinStore<Stored>;
   readonly runtime: ImageRuntime;
+  /** The adapter's capability probe, asked as for a runtime CRI names `containerd`. */
+  probe(): Promise<{
+    readonly version: string | undefined;
+    readonly pinning: PinSupport;
+    readonly progress: PinSupport;
+  }>;
   /** containerd 1.7 and later report the pin label through CRI; 1.6 keeps it and ignores it. */
   readonly criHonoursPins: boolean;
   /** Pushes new content under `path:tag` to a registry the runtime pulls from. */
@@ -30,15 +38,18 @@ async function eventually(read: () => Promise<boolean | undefined>, expected: bo
 }
 
 /**
- * What pins rely on from containerd's own API (`ContainerdApi`): a record per name with its
- * labels, label updates that leave other labels alone, label filters, and CRI's `pinned`
- * following the label. Run against the in-memory API (beside it) and the containerd client on a
- * real containerd (under test/), it keeps the two alike.
+ * What pins rely on from the PinStore port: a record per name with its labels, label updates
+ * that leave other labels alone, label filters, and CRI's `pinned` following the label. Run
+ * against the in-memory containerd API (src/containerd/testing) and the containerd client on a
+ * real containerd (test/containerd), it keeps the two alike.
  */
-export function describePinApiContract(name: string, start: () => Promise<PinApiUnderContract>): void {
+export function describePinStoreContract<Stored extends TargetedRecord>(
+  name: string,
+  start: () => Promise<PinStoreUnderContract<Stored>>,
+): void {
   describe(`containerd API contract for pins: ${name}`, () => {
-    let subject: PinApiUnderContract;
-    let api: ContainerdApi;
+    let subject: PinStoreUnderContract<Stored>;
+    let api: PinStore<Stored>;
     beforeAll(async () => {
       subject = await start();
       api = subject.api;
@@ -58,7 +69,7 @@ export function describePinApiContract(name: string, start: () => Promise<PinApi
       (await subject.runtime.listImages()).find((listed) => listed.id === image.configDigest)?.pinned;
 
     it("is probed as containerd, with pinning where CRI honours the pin label", async () => {
-      const capabilities = await probeContainerd(api, { criRuntimeName: "containerd" });
+      const capabilities = await subject.probe();
       expect(capabilities.version).toMatch(/^v?\d+\.\d+/);
       expect(capabilities.pinning.available).toBe(subject.criHonoursPins);
       expect(capabilities.progress.available).toBe(true);

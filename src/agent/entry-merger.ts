@@ -1,21 +1,6 @@
 import type { ReportedEntry } from "../agent-status/index.ts";
-import type { ImageSetEntry } from "../imageset/index.ts";
-import { entryKey, pinNames, type EntryStatus, type PinEntry, type ScheduledEntry } from "../warm/index.ts";
-import type { EntryPinView } from "./pin-keeper.ts";
-
-/** What the pin planner needs of one scheduled entry; `optedOut` holds the `pin: false` keys. */
-export function pinEntryOf({ target, status }: ScheduledEntry, optedOut: ReadonlySet<string>): PinEntry {
-  return {
-    image: target.image,
-    names: pinNames(target.reference, target.digest ?? status.digest ?? undefined),
-    imageId: status.imageId ?? undefined,
-    size: status.size ?? undefined,
-    pin: !optedOut.has(entryKey(target)),
-  };
-}
-
-export const optedOutOf = (entries: readonly ImageSetEntry[]): Set<string> =>
-  new Set(entries.filter((entry) => entry.pin === false).map(entryKey));
+import type { EntryPinView } from "../pins/index.ts";
+import type { EntryStatus } from "../warm/index.ts";
 
 export type PullProgressView = ReportedEntry["progress"];
 

@@ -2,7 +2,7 @@ import { parse } from "smol-toml";
 import { describe, expect, it } from "vitest";
 import type { ImageSetEntry } from "../imageset/index.ts";
 import { parseReference } from "../reference/index.ts";
-import { crioPinnedImages, crioPinsDropIn } from "./crio-pins.ts";
+import { crioPinnedImages, crioPinsDropIn } from "./crio.ts";
 
 const D = `sha256:${"e".repeat(64)}`;
 

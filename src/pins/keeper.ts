@@ -1,17 +1,22 @@
 import { statfs } from "node:fs/promises";
-import { probeContainerd, syncPins, type Capability, type ContainerdApi } from "../containerd/index.ts";
 import type { AgentStatus } from "../agent-status/index.ts";
-import type { ImageRuntime, PinEntry, PinReason, RuntimeImage, WarmLogger } from "../warm/index.ts";
-import { pinInputsDigest } from "./pin-inputs.ts";
+import { errorMessage } from "../failure/index.ts";
+import type { ImageRuntime, RuntimeImage, WarmLogger } from "../warm/index.ts";
+import { pinInputsDigest } from "./inputs-digest.ts";
+import type { PinEntry, PinReason } from "./plan.ts";
+import type { PinProbe, PinRecord, PinStore, PinSupport } from "./port.ts";
+import { syncPins } from "./sync.ts";
 
-export interface PinKeeperOptions {
+export interface PinKeeperOptions<Stored extends PinRecord = PinRecord> {
   /** `--pin`: false leaves every pin as it is. */
   readonly enabled: boolean;
   /** `--pin-budget` as 0..1 of the image filesystem's size. */
   readonly budgetRatio: number;
   readonly runtime: ImageRuntime;
   /** containerd's own API on the runtime's socket. */
-  readonly api: ContainerdApi;
+  readonly api: PinStore<Stored>;
+  /** Whether that runtime pins (containerd ≥ 1.7); asked until the runtime answers. */
+  readonly probe: PinProbe;
   /** The image filesystem's mountpoint (as the disk guard finds it). */
   readonly mountpoint: () => Promise<string>;
   /** The present set, keyed as the caller keys its entries. */
@@ -41,10 +46,8 @@ export type EntryPinView = Pick<AgentStatus["entries"][number], "pinned" | "pinR
 
 const UNKNOWN: EntryPinView = { pinned: null, pinReason: null };
 
-const OFF: Capability = { available: false, reason: "pinning is turned off (--pin=false)" };
-const PROBING: Capability = { available: false, reason: "the runtime has not been asked yet" };
-
-const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+const OFF: PinSupport = { available: false, reason: "pinning is turned off (--pin=false)" };
+const PROBING: PinSupport = { available: false, reason: "the runtime has not been asked yet" };
 
 /**
  * Keeps the warm set pinned against kubelet's image GC (docs/pinning.md): after each settled
@@ -54,9 +57,9 @@ const messageOf = (error: unknown): string => (error instanceof Error ? error.me
  * At rest a pin pass costs one digest: when the images, entries and budget are those of the
  * last settled pass, containerd's records are not read again (for up to FULL_PASS_EVERY_MS).
  */
-export class PinKeeper {
-  readonly #options: PinKeeperOptions;
-  #capability: Capability;
+export class PinKeeper<Stored extends PinRecord = PinRecord> {
+  readonly #options: PinKeeperOptions<Stored>;
+  #capability: PinSupport;
   #reached = false;
   #budgetBytes: number | null = null;
   #budgetProblem: string | null = null;
@@ -72,7 +75,7 @@ export class PinKeeper {
   #settled: { readonly digest: string; readonly at: number } | undefined;
   #lastStartedAt = performance.now();
 
-  constructor(options: PinKeeperOptions) {
+  constructor(options: PinKeeperOptions<Stored>) {
     this.#options = options;
     this.#capability = options.enabled ? PROBING : OFF;
   }
@@ -142,7 +145,7 @@ export class PinKeeper {
         this.#settled = undefined;
         this.#options.onPinPass?.("error");
         this.#options.logger.warn(
-          { error: messageOf(error) },
+          { error: errorMessage(error) },
           "pin pass failed; trying again after the next pass",
         );
       }
@@ -157,18 +160,18 @@ export class PinKeeper {
   }
 
   async #probe(): Promise<void> {
-    const { runtime, api, logger } = this.#options;
+    const { runtime, probe, logger } = this.#options;
     const before = this.#capability;
     try {
       const runtimeName = (await runtime.version()).runtimeName;
-      const capabilities = await probeContainerd(api, { criRuntimeName: runtimeName });
+      const capabilities = await probe(runtimeName);
       // Until containerd answers (or the runtime is another one), ask again after the next pass.
       this.#reached = capabilities.version !== undefined || runtimeName !== "containerd";
       this.#capability = capabilities.pinning;
       if (capabilities.pinning.available)
         logger.info({ containerd: capabilities.version }, "pinning available");
     } catch (error) {
-      this.#capability = { available: false, reason: `the runtime did not answer: ${messageOf(error)}` };
+      this.#capability = { available: false, reason: `the runtime did not answer: ${errorMessage(error)}` };
     }
     const now = this.#capability;
     if (!now.available && (before.available || before.reason !== now.reason)) {
@@ -186,7 +189,7 @@ export class PinKeeper {
       this.#budgetProblem = null;
     } catch (error) {
       const where = mountpoint === undefined ? "the image filesystem" : `the image filesystem ${mountpoint}`;
-      const problem = `pinning nothing: cannot read the size of ${where} for the pin budget (${messageOf(error)}); mount it read-only or set --image-fs-path`;
+      const problem = `pinning nothing: cannot read the size of ${where} for the pin budget (${errorMessage(error)}); mount it read-only or set --image-fs-path`;
       if (problem !== this.#budgetProblem) this.#options.logger.warn({}, problem);
       this.#budgetBytes = 0;
       this.#budgetProblem = problem;

@@ -2,6 +2,7 @@ import { constants } from "node:fs";
 import { open } from "node:fs/promises";
 import { ImageSetError } from "./imageset.ts";
 import { DEFAULT_LIMITS, formatBytes } from "./limits.ts";
+import { errorMessage } from "../failure/index.ts";
 
 /** A file system error in words, e.g. for ELOOP, which Node words as its syscall. */
 export function fileProblem(error: unknown): string {
@@ -16,7 +17,7 @@ export function fileProblem(error: unknown): string {
     case "ENOTDIR":
       return "a path component is not a directory";
     default:
-      return error instanceof Error ? error.message : String(error);
+      return errorMessage(error);
   }
 }
 

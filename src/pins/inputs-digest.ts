@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import type { PinEntry, RuntimeImage } from "../warm/index.ts";
+import type { RuntimeImage } from "../warm/index.ts";
+import type { PinEntry } from "./plan.ts";
 
 const DIGEST_BYTES = 32;
 

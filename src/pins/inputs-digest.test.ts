@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import type { PinEntry, RuntimeImage } from "../warm/index.ts";
-import { pinInputsDigest } from "./pin-inputs.ts";
+import type { RuntimeImage } from "../warm/index.ts";
+import type { PinEntry } from "./plan.ts";
+import { pinInputsDigest } from "./inputs-digest.ts";
 
 const image = (id: string, overrides: Partial<RuntimeImage> = {}): RuntimeImage => ({
   id,

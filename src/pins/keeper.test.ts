@@ -1,12 +1,13 @@
 import { tmpdir } from "node:os";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { OWNER_LABEL, OWNER_VALUE, PIN_LABEL, PIN_VALUE } from "../containerd/index.ts";
+import { probeContainerd } from "../containerd/index.ts";
 import { MemoryContainerdApi } from "../containerd/testing/index.ts";
 import { parseReference } from "../reference/index.ts";
 import { entryKey, WarmScheduler, type WarmLogger, type WarmTarget } from "../warm/index.ts";
 import { MemoryRegistry, MemoryRuntime, type PublishedImage } from "../warm/testing/index.ts";
-import { pinEntryOf } from "./pin-entries.ts";
-import { PinKeeper, type PinPassResult } from "./pin-keeper.ts";
+import { pinEntryOf } from "./entries.ts";
+import { PinKeeper, type PinPassResult } from "./keeper.ts";
+import { OWNER_LABEL, OWNER_VALUE, PIN_LABEL, PIN_VALUE } from "./labels.ts";
 
 const START = Date.parse("2026-01-01T00:00:00Z");
 const MINUTE = 60_000;
@@ -53,6 +54,7 @@ function node(options: { enabled?: boolean; budgetRatio?: number; optedOut?: Set
     budgetRatio: options.budgetRatio ?? 1,
     runtime,
     api,
+    probe: (criRuntimeName) => probeContainerd(api, { criRuntimeName }),
     mountpoint: () => Promise.resolve(tmpdir()),
     entries: () =>
       scheduler.entries().map((entry) => ({ key: entry.key, entry: pinEntryOf(entry, optedOut) })),
