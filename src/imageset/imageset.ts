@@ -9,6 +9,8 @@ export interface ImageSetEntry {
   readonly digest: string | undefined;
   /** `false` when a source opts the entry out of pinning; absent means it is pinned. */
   readonly pin?: false;
+  /** `false` when every set naming it says `spec.gate: false`; absent means it gates the node. */
+  readonly gate?: false;
   /** Where it was declared, e.g. `web.yaml: spec.images[2]`. */
   readonly sources: readonly string[];
 }

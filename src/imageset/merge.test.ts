@@ -76,6 +76,24 @@ describe("opting out of pinning", () => {
     expect(optedOut.generation).not.toBe(plain.generation);
   });
 
+  it("reads spec.gate: false, and a merged entry gates the node when any of its sets does", () => {
+    const optional = (file: string, images: string): ImageSetDocument[] =>
+      parseImageSet(`${header.replace("spec:\n", "spec:\n  gate: false\n")}${images}`, file);
+    const state = mergeImageSets([
+      ...optional("big.yaml", "    - model:1\n    - nginx:1\n"),
+      ...parse("web.yaml", "    - nginx:1\n"),
+    ]);
+    expect(state.entries.map((entry) => [entry.image, entry.gate])).toEqual([
+      ["model:1", false],
+      ["nginx:1", undefined],
+    ]);
+    const gated = mergeImageSets(parse("a.yaml", "    - model:1\n"));
+    expect(mergeImageSets(optional("a.yaml", "    - model:1\n")).generation).not.toBe(gated.generation);
+    expect(() =>
+      parseImageSet(`${header.replace("spec:\n", "spec:\n  gate: no-thanks\n")}    - a:1\n`, "c.yaml"),
+    ).toThrow("c.yaml:6: spec.gate: expected true or false");
+  });
+
   it("refuses a pin that is not a boolean, naming the file, line and entry", () => {
     expect(() => parse("a.yaml", '    - {image: nginx:1, pin: "no"}\n')).toThrow(
       'a.yaml:7: spec.images[0]: expected an image reference or {image, digest}, got {"image":"nginx:1","pin":"no"}',

@@ -6,12 +6,15 @@ import { ImageSetError, type DesiredState, type ImageSetDocument, type ImageSetE
 const SOURCES_SHOWN = 3;
 
 /**
- * The generation: a hash over the sorted (image, digest) pairs. An opt-out of pinning is part
- * of the line only when present, so sets without one keep the generations they always had.
+ * The generation: a hash over the sorted (image, digest) pairs. An opt-out of pinning or gating
+ * is part of the line only when present, so sets without one keep the generations they always had.
  */
 export function generationOf(entries: readonly ImageSetEntry[]): string {
   const lines = entries
-    .map((entry) => `${entry.image}\t${entry.digest ?? ""}${entry.pin === false ? "\tpin=false" : ""}`)
+    .map(
+      (entry) =>
+        `${entry.image}\t${entry.digest ?? ""}${entry.pin === false ? "\tpin=false" : ""}${entry.gate === false ? "\tgate=false" : ""}`,
+    )
     .sort();
   return createHash("sha256").update(lines.join("\n")).digest("hex").slice(0, 12);
 }
@@ -21,6 +24,8 @@ interface Merging {
   digest: string | undefined;
   /** Any source saying `pin: false` opts the merged entry out. */
   pin: boolean;
+  /** Any source that gates (the default) makes the merged entry gate the node. */
+  gate: boolean;
   /** Grown in place: copying it per duplicate made a merge quadratic in the duplicates. */
   readonly sources: string[];
 }
@@ -44,6 +49,7 @@ export function mergeImageSets(
         }
         existing.digest ??= entry.digest;
         if (entry.pin === false) existing.pin = false;
+        if (entry.gate !== false) existing.gate = true;
         for (const source of entry.sources) existing.sources.push(source);
         continue;
       }
@@ -51,6 +57,7 @@ export function mergeImageSets(
         first: entry,
         digest: entry.digest,
         pin: entry.pin !== false,
+        gate: entry.gate !== false,
         sources: [...entry.sources],
       };
       const { reference } = entry;
@@ -65,8 +72,14 @@ export function mergeImageSets(
   }
   const entries = [...byImage.values()].map((m): ImageSetEntry => {
     const { image, reference } = m.first;
-    const entry: ImageSetEntry = { image, reference, digest: m.digest, sources: m.sources };
-    return m.pin ? entry : { ...entry, pin: false };
+    return {
+      image,
+      reference,
+      digest: m.digest,
+      ...(m.pin ? {} : { pin: false as const }),
+      ...(m.gate ? {} : { gate: false as const }),
+      sources: m.sources,
+    };
   });
   return {
     entries,

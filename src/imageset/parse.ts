@@ -165,9 +165,11 @@ export function parseImageSet(
     if (input === null || input === undefined) continue;
     const parsed = imageSetSchema.safeParse(input);
     if (!parsed.success) throw schemaError(file, parsed.error, input, document, lines);
-    const entries = parsed.data.spec.images.map((raw, index) =>
-      entryFrom(file, index, raw, lineOf(document, ["spec", "images", index], lines)),
-    );
+    const ungated = parsed.data.spec.gate === false;
+    const entries = parsed.data.spec.images.map((raw, index) => {
+      const entry = entryFrom(file, index, raw, lineOf(document, ["spec", "images", index], lines));
+      return ungated ? { ...entry, gate: false as const } : entry;
+    });
     sets.push({ file, name: parsed.data.metadata.name, entries });
   }
   return sets;

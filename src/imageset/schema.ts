@@ -37,6 +37,8 @@ export const imageSetSchema = z
           )
           .nullish()
           .transform((images) => images ?? []),
+        /** `false`: the set's images do not hold a new node's readiness gate closed (docs/readiness-gate.md). */
+        gate: z.boolean({ error: "expected true or false" }).optional(),
       })
       .strict(),
   })
