@@ -97,6 +97,20 @@ export const agentStatusSchema = z.object({
       bytes: 0,
       budgetBytes: null,
     }),
+  /**
+   * The readiness gate (docs/readiness-gate.md): open once the node's gated images were warm, or
+   * its deadline opened it. Older agents report none.
+   */
+  gate: z
+    .object({
+      open: z.boolean(),
+      reason: z.string(),
+      message: z.string(),
+      openedAt: time.nullable(),
+      deadlineAt: time.nullable(),
+    })
+    .nullable()
+    .default(null),
   entries: z.array(entryStatusSchema).readonly(),
 });
 

@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { ImageInventory, planEntry, type EntryPlan } from "../warm/index.ts";
+import { judgeGate } from "../gate/index.ts";
 import { loadDesiredState } from "../imageset/index.ts";
 import { ExitCode, type CliContext } from "./context.ts";
 import { addRuntimeOptions, outputOption, repeatableOption, type RuntimeFlags } from "./options.ts";
@@ -64,9 +65,20 @@ export function statusCommand(context: CliContext): Command {
         localDigest: plan.localDigest ?? null,
       }));
       const warm = plans.every((plan) => plan.actions.length === 0);
+      // What the readiness gate would say of the node as it is now (docs/readiness-gate.md).
+      const gate = judgeGate(
+        plans.map((plan, index) => ({
+          image: plan.target.image,
+          state:
+            plan.actions.length === 0 ? "present" : rows[index]?.state === "drifted" ? "drifted" : "pending",
+          errorKind: null,
+          gated: desired.entries[index]?.gate !== false,
+        })),
+        true,
+      );
       context.io.stdout.write(
         flags.output === "json"
-          ? JSON.stringify({ generation: desired.generation, warm, entries: rows }, null, 2) + "\n"
+          ? JSON.stringify({ generation: desired.generation, warm, gate, entries: rows }, null, 2) + "\n"
           : formatTable(
               ["IMAGE", "STATE", "INTENDED", "LOCAL"],
               rows.map((row) => [
@@ -76,7 +88,9 @@ export function statusCommand(context: CliContext): Command {
                 flags.output === "wide" ? (row.localDigest ?? "-") : shortDigest(row.localDigest),
               ]),
               fit,
-            ) + `\ngeneration ${desired.generation}: ${warm ? "warm" : "not warm"}\n`,
+            ) +
+              `\ngeneration ${desired.generation}: ${warm ? "warm" : "not warm"}\n` +
+              `readiness gate: ${gate.open ? "would open" : "would stay closed"} (${gate.reason}: ${gate.message})\n`,
       );
       context.exitCode = warm ? ExitCode.ok : ExitCode.failed;
     } finally {

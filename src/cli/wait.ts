@@ -65,12 +65,13 @@ function sourceOf(flags: WaitFlags): AgentSource {
 
 function tableOf(verdict: BarrierVerdict, wide: boolean): string {
   return formatTable(
-    ["NODE", "AGENT", "GENERATION", "STATE", "IMAGES", "DETAIL"],
+    ["NODE", "AGENT", "GENERATION", "STATE", "GATE", "IMAGES", "DETAIL"],
     verdict.nodes.map((node) => [
       node.node ?? "?",
       node.agent,
       node.generation?.slice(0, 12) ?? "-",
       node.state,
+      node.gate ?? "-",
       node.total === 0 && node.state !== "warm" ? "-" : `${String(node.present)}/${String(node.total)}`,
       node.state === "warm" ? "" : node.reason,
     ]),

@@ -39,6 +39,8 @@ export interface NodeVerdict {
   readonly total: number;
   readonly reason: string;
   readonly missing: readonly MissingImage[];
+  /** The agent's readiness gate (docs/readiness-gate.md); null when it reports none. */
+  readonly gate: "open" | "closed" | null;
 }
 
 export interface BarrierVerdict {
@@ -93,12 +95,21 @@ function describeMissing(missing: readonly MissingImage[]): string {
 
 /** One agent's standing against the target. Pure: the report is what its /v1/status said. */
 export function judgeNode(report: AgentReport, target: WaitTarget): NodeVerdict {
-  const base = { agent: report.agent, node: null, generation: null, present: 0, total: 0, missing: [] };
+  const base = {
+    agent: report.agent,
+    node: null,
+    generation: null,
+    present: 0,
+    total: 0,
+    missing: [],
+    gate: null,
+  };
   if (report.status === undefined) {
     return { ...base, state: "unreachable", reason: report.error ?? "no answer" };
   }
   const status = report.status;
-  const known = { ...base, node: status.node, generation: status.generation };
+  const gate = status.gate === null ? null : status.gate.open ? ("open" as const) : ("closed" as const);
+  const known = { ...base, node: status.node, generation: status.generation, gate };
   if (status.config.error !== null) {
     return { ...known, state: "failed", reason: `config error: ${status.config.error.message}` };
   }

@@ -48,6 +48,7 @@ export function agent(node: string, entries: ReportedEntry[], changes: StatusCha
       generation: "g1",
       warm: entries.every((e) => e.state === "present"),
       lastPass: { at, seconds: 0.01 },
+      gate: null,
       summary,
       pins: { available: true, reason: null, count: 0, bytes: 0, budgetBytes: null },
       entries,

@@ -4,6 +4,7 @@ import { ENTRY_STATES, type WarmLoopEvents } from "../warm/index.ts";
 import type { AgentStatus } from "../agent-status/index.ts";
 import { FAILURE_KINDS } from "../failure/index.ts";
 import { registerFleetMetrics, type FleetSource } from "./fleet-metrics.ts";
+import { registerGateMetrics, type GateSource } from "./gate-metrics.ts";
 
 export interface AgentMetrics {
   readonly registry: Registry;
@@ -12,6 +13,8 @@ export interface AgentMetrics {
   configReloaded(generation: string): void;
   configFailed(): void;
   pinPassed(result: "full" | "unchanged" | "error"): void;
+  /** The readiness gate opened this long after the agent started. */
+  gateOpened(seconds: number): void;
 }
 
 /** The part of the status the gauges read: no entries, so a scrape costs the same at any size. */
@@ -32,7 +35,10 @@ const MISNAMED_DEFAULTS = [
  * histograms follow events. Only the few drift series carry an image name (see fleet-metrics.ts),
  * so cardinality stays bounded whatever the size of the set.
  */
-export function createAgentMetrics(source: { status(): StatusOverview }, fleet?: FleetSource): AgentMetrics {
+export function createAgentMetrics(
+  source: { status(): StatusOverview; gateStatus?: GateSource },
+  fleet?: FleetSource,
+): AgentMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   for (const name of MISNAMED_DEFAULTS) registry.removeSingleMetric(name);
@@ -167,6 +173,7 @@ export function createAgentMetrics(source: { status(): StatusOverview }, fleet?:
   });
 
   if (fleet !== undefined) registerFleetMetrics(registry, fleet);
+  const gate = registerGateMetrics(registry, source.gateStatus ?? (() => null));
 
   return {
     registry,
@@ -202,6 +209,9 @@ export function createAgentMetrics(source: { status(): StatusOverview }, fleet?:
     },
     pinPassed(result) {
       pinPasses.inc({ result });
+    },
+    gateOpened(seconds) {
+      gate.opened(seconds);
     },
   };
 }

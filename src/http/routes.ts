@@ -74,6 +74,15 @@ export function createRoutes(
     switch (url.pathname) {
       case "/metrics":
         return { status: 200, type: metrics.registry.contentType, body: await metrics.registry.metrics() };
+      case "/v1/gate": {
+        // The Node Readiness Controller's reporter: any 2xx is ready; otherwise the body (its
+        // first 64 KiB) becomes the node condition's message.
+        const gate = view.gate();
+        return text(
+          gate.open ? 200 : 503,
+          `${gate.open ? "open" : "closed"}: ${gate.reason}: ${gate.message}\n`,
+        );
+      }
       case "/v1/status":
         return {
           status: 200,

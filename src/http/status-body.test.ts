@@ -46,6 +46,7 @@ function build(changes: Partial<AgentStatus> = {}): AgentStatus {
     lastPass: null,
     summary: { pending: 2, pulling: 0, present: 0, failed: 0, blocked: 0, drifted: 0, total: 2 },
     pins,
+    gate: null,
     entries: [...entries],
     ...changes,
   };

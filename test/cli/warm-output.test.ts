@@ -76,5 +76,10 @@ describe("what warm and status print for people", () => {
     expect((JSON.parse(json.stdout) as { entries: Array<{ state: string }> }).entries[0]?.state).toBe(
       "drifted",
     );
+    // The readiness gate would stay closed on this node, for that entry.
+    expect(text.stdout).toContain(
+      `readiness gate: would stay closed (ImagesFailing: 0/1 gated images warm; ${v1.reference} drifted)`,
+    );
+    expect((JSON.parse(json.stdout) as { gate: { open: boolean } }).gate.open).toBe(false);
   });
 });

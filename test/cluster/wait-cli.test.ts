@@ -38,7 +38,7 @@ describe("prepull wait on the command line", () => {
     const redraws = run.stdout.split("\x1b[J").length - 1;
     expect(redraws).toBeGreaterThanOrEqual(2);
     const final = run.stdout.slice(run.stdout.lastIndexOf("\x1b[J") + 3);
-    expect(final).toMatch(/^NODE +AGENT +GENERATION +STATE +IMAGES +DETAIL\n/);
+    expect(final).toMatch(/^NODE +AGENT +GENERATION +STATE +GATE +IMAGES +DETAIL\n/);
     expect(final).toContain("127.0.0.1:1: unreachable: connection refused");
     expect(final).toContain("[::1]:1: unreachable:");
     expect(final).toMatch(/timed out after [\d.]+s: 0\/2 agents warm\n$/);

@@ -17,6 +17,11 @@ const view: AgentView = {
   status: () => ({}) as AgentStatus,
   health: () => (healthy ? { ok: true, reason: "ok" } : { ok: false, reason: "runtime unreachable for 61s" }),
   readiness: () => ({ ok: false, reason: "not warm: 1/2 present" }),
+  gate: () => ({
+    open: false,
+    reason: "WaitingForImages",
+    message: "1/2 gated images warm; waiting for b:1 (pulling)",
+  }),
 };
 let server: StatusServer;
 

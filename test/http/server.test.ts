@@ -31,12 +31,14 @@ const status: AgentStatus = {
   lastPass: null,
   summary: { pending: 0, pulling: 0, present: 0, failed: 0, blocked: 0, drifted: 0, total: 0 },
   pins: { available: true, reason: null, count: 0, bytes: 0, budgetBytes: null },
+  gate: null,
   entries: [],
 };
 const view: AgentView = {
   status: () => status,
   health: () => (healthy ? { ok: true, reason: "ok" } : { ok: false, reason: "runtime unreachable for 61s" }),
   readiness: () => ({ ok: true, reason: "started" }),
+  gate: () => ({ open: true, reason: "ImagesWarm", message: "2/2 gated images warm" }),
 };
 let server: StatusServer;
 
