@@ -12,6 +12,9 @@ import {
 import { watchDesiredState, type DesiredState, type ImageSetReader } from "../imageset/index.ts";
 import { optedOutOf, pinEntryOf, PinKeeper } from "../pins/index.ts";
 import { entryMerger } from "./entry-merger.ts";
+import { GateKeeper } from "./gate-keeper.ts";
+import { ungatedOf, type DeadlineAction } from "../gate/index.ts";
+import { connectNodeGate, type NodeGateConfig } from "./node-gate.ts";
 import { pullAuthFrom, type CredentialKeyring, type RegistryClient } from "../registry/index.ts";
 import {
   createDiskGuard,
@@ -44,6 +47,11 @@ export interface AgentOptions {
   readonly pin: boolean;
   /** 0..1 of the image filesystem that pinned images may take. */
   readonly pinBudget: number;
+  /** The readiness gate (docs/readiness-gate.md): its deadline, and what it tells the API server. */
+  readonly gate: {
+    readonly deadlineMs: number | null;
+    readonly atDeadline: DeadlineAction;
+  } & NodeGateConfig;
   readonly version: string;
 }
 
@@ -99,9 +107,11 @@ export async function startAgent(
   parts: AgentParts,
 ): Promise<RunningAgent> {
   const { registry, keyring, logger } = parts;
+  // First: a gate that cannot reach the API server is a usage error, before anything is opened.
+  const nodeGate = await connectNodeGate(options.nodeName, options.gate, logger);
   // Gauges read the overview and the rest at scrape time, so these may be defined below.
   const metrics = createAgentMetrics(
-    { status: () => overview() },
+    { status: () => overview(), gateStatus: () => gate.status() },
     {
       generationTimes: () => scheduler.generationTimes(),
       faults: () => scheduler.faults(),
@@ -116,6 +126,7 @@ export async function startAgent(
   let configError: { message: string; at: string } | null = null;
   const supportOf = supportWatcher(logger);
   let optedOut = optedOutOf(initial.entries);
+  let ungated = ungatedOf(initial.entries);
   const imageFilesystem = imageFilesystemOf(runtime, options.imageFsPath);
   const filesystemUse = imageFilesystemUse(imageFilesystem);
   // containerd's own API answers on the CRI socket; pins go through it (CRI cannot set them).
@@ -163,6 +174,19 @@ export async function startAgent(
     events: metrics.events,
     onPassSettled: ({ images, pullsRunning }) => {
       pins.request(images, { pullsRunning });
+      gate.publish();
+    },
+  });
+  const gate = new GateKeeper({
+    policy: options.gate,
+    startedAt: new Date(startedAt),
+    entries: () => scheduler.entries(),
+    firstPassDone: () => scheduler.status().lastPass !== null,
+    ungated: () => ungated,
+    reporter: nodeGate?.reporter,
+    logger,
+    onOpened: (seconds) => {
+      metrics.gateOpened(seconds);
     },
   });
 
@@ -199,6 +223,7 @@ export async function startAgent(
       lastPass: current.lastPass,
       summary,
       pins: pinsStatus,
+      gate: gate.status(),
       entries: scheduler.entries().map(({ key, status }) => {
         const pulling = status.state === "pulling" ? progress.entry(key) : null;
         return merge(status, pins.entry(key, status.imageId ?? undefined), pulling);
@@ -212,6 +237,7 @@ export async function startAgent(
     health() {
       return scheduler.health();
     },
+    gate: () => gate.state(),
     readiness() {
       if (options.readyWhen === "started") return { ok: true, reason: "started" };
       const scheduled = scheduler.status();
@@ -233,6 +259,7 @@ export async function startAgent(
   scheduler.setDesired(initial.entries, initial.generation);
   scheduler.start();
   progress.start();
+  gate.start();
 
   const watcher = watchDesiredState(
     [...options.configPaths],
@@ -240,6 +267,7 @@ export async function startAgent(
       onChange(next) {
         desired = next;
         optedOut = optedOutOf(next.entries);
+        ungated = ungatedOf(next.entries);
         configError = null;
         metrics.configReloaded(next.generation);
         logger.info({ generation: next.generation, entries: next.entries.length }, "image set changed");
@@ -272,8 +300,10 @@ export async function startAgent(
     async stop(graceMs) {
       watcher.close();
       progress.stop();
+      gate.stop();
       await scheduler.stop(graceMs);
       await pins.idle();
+      await nodeGate?.close();
       await server.close();
       containerd.close();
       runtime.close();

@@ -1,12 +1,14 @@
-import { Command, InvalidArgumentError, Option } from "commander";
+import { Command, Option } from "commander";
 import { createImageSetReader, workerParser } from "../imageset/index.ts";
 import type { HostPort } from "../reference/index.ts";
 import { ExitCode, type CliContext } from "./context.ts";
 import { addDiskGuardOptions, percentOption, type DiskFlags } from "./disk-options.ts";
+import { addGateOptions, gateOptionsOf, type GateFlags } from "./gate-options.ts";
 import { listenOption, probeAddress, probeListenOption } from "./listen-options.ts";
 import { addRegistryOptions, openRegistryAccess, type RegistryFlags } from "./registry-options.ts";
 import {
   addRuntimeOptions,
+  booleanValue,
   durationOption,
   PULL_TIMEOUT,
   positiveIntegerOption,
@@ -15,7 +17,7 @@ import {
 } from "./options.ts";
 import { PREPULL_VERSION } from "./version.ts";
 
-interface AgentFlags extends RuntimeFlags, RegistryFlags, DiskFlags {
+interface AgentFlags extends RuntimeFlags, RegistryFlags, DiskFlags, GateFlags {
   readonly config: string[];
   readonly listen: HostPort;
   /** Undefined when not given. */
@@ -39,12 +41,6 @@ interface AgentFlags extends RuntimeFlags, RegistryFlags, DiskFlags {
  * time than a parser worker takes to start; bigger ones still go to a worker, whose heap is capped.
  */
 const START_INLINE_BYTES = 256 * 1024;
-
-function booleanValue(value: string): boolean {
-  if (value === "true") return true;
-  if (value === "false") return false;
-  throw new InvalidArgumentError("expected true or false");
-}
 
 function waitForSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
@@ -152,6 +148,7 @@ export function agentCommand(context: CliContext): Command {
   addRuntimeOptions(command);
   addRegistryOptions(command);
   addDiskGuardOptions(command);
+  addGateOptions(command);
   return command.action(async (flags: AgentFlags) => {
     // The daemon's modules load only when it runs, keeping the other commands quick to start.
     const [{ defaultNodeName, startAgent }, { createLogger }, { connectRuntime }] = await Promise.all([
@@ -191,6 +188,7 @@ export function agentCommand(context: CliContext): Command {
       runtimeGraceMs: flags.runtimeGrace,
       pin: flags.pin,
       pinBudget: flags.pinBudget / 100,
+      gate: gateOptionsOf(flags, context.io.env),
       version: PREPULL_VERSION,
     };
     const agent = await startAgent(desired, options, {

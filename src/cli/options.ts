@@ -74,3 +74,10 @@ export function repeatableOption(
 export function outputOption(choices: readonly string[] = ["text", "json"]): Option {
   return new Option("-o, --output <format>", "output format").choices(choices).default("text");
 }
+
+/** The value of a `--flag [bool]` option: `--flag`, `--flag=true` or `--flag=false`. */
+export function booleanValue(value: string): boolean {
+  if (value === "true") return true;
+  if (value === "false") return false;
+  throw new InvalidArgumentError("expected true or false");
+}

@@ -9,10 +9,29 @@ const MAX_BODY_BYTES = 1024 * 1024;
 /** The API server's refusal (`kind: Status`), whose message names the missing permission. */
 const statusSchema = z.object({ message: z.string().optional(), reason: z.string().optional() });
 
-export class KubeApiError extends Error {}
+export class KubeApiError extends Error {
+  /** The HTTP status the API server answered with; undefined when it did not answer. */
+  readonly status: number | undefined;
+
+  constructor(message: string, status?: number) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/** How a PATCH body is read (the API server's three patch types). */
+export type PatchType = "strategic" | "merge" | "json";
+
+const PATCH_CONTENT_TYPES: Record<PatchType, string> = {
+  strategic: "application/strategic-merge-patch+json",
+  merge: "application/merge-patch+json",
+  json: "application/json-patch+json",
+};
 
 export interface KubeApi {
   get<T>(path: string, schema: z.ZodType<T>): Promise<T>;
+  patch<T>(path: string, type: PatchType, body: unknown, schema: z.ZodType<T>): Promise<T>;
+  create<T>(path: string, body: unknown, schema: z.ZodType<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -38,40 +57,57 @@ function parseJson(text: string): unknown {
   }
 }
 
-/** A read-only client of the API server, as the pod's service account, each request within `timeoutMs`. */
+/** A client of the API server as the pod's service account, each request within `timeoutMs`. */
 export function connectKubeApi(config: InClusterConfig, timeoutMs: number): KubeApi {
   const dispatcher = new Agent({ connect: { ca: config.caPem }, connections: 2 });
+  const send = async <T>(
+    method: "GET" | "PATCH" | "POST",
+    path: string,
+    schema: z.ZodType<T>,
+    body?: { contentType: string; value: unknown },
+  ): Promise<T> => {
+    const token = (await readFile(config.tokenFile, "utf8")).trim();
+    const response = await request(`${config.server}${path}`, {
+      method,
+      dispatcher,
+      headers: {
+        authorization: `Bearer ${token}`,
+        accept: "application/json",
+        ...(body === undefined ? {} : { "content-type": body.contentType }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body.value) }),
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      signal: AbortSignal.timeout(timeoutMs),
+    }).catch((error: unknown) => {
+      const code = (error as { code?: unknown }).code;
+      const why = (error as Error).name === "TimeoutError" ? "no answer in time" : String(code ?? error);
+      throw new KubeApiError(`${config.server}: ${why}`);
+    });
+    const json = parseJson(await readBody(response.body as never));
+    if (response.statusCode < 200 || response.statusCode > 299) {
+      const status = statusSchema.safeParse(json);
+      const message = status.success ? (status.data.message ?? status.data.reason) : undefined;
+      throw new KubeApiError(
+        `HTTP ${String(response.statusCode)} for ${method} ${path}${message ? `: ${message}` : ""}`,
+        response.statusCode,
+      );
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new KubeApiError(
+        `unexpected answer for ${path}: ${issue?.path.join(".") ?? ""} ${issue?.message ?? ""}`,
+      );
+    }
+    return parsed.data;
+  };
   return {
-    async get(path, schema) {
-      const token = (await readFile(config.tokenFile, "utf8")).trim();
-      const response = await request(`${config.server}${path}`, {
-        dispatcher,
-        headers: { authorization: `Bearer ${token}`, accept: "application/json" },
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-        signal: AbortSignal.timeout(timeoutMs),
-      }).catch((error: unknown) => {
-        const code = (error as { code?: unknown }).code;
-        const why = (error as Error).name === "TimeoutError" ? "no answer in time" : String(code ?? error);
-        throw new KubeApiError(`${config.server}: ${why}`);
-      });
-      const json = parseJson(await readBody(response.body as never));
-      if (response.statusCode !== 200) {
-        const status = statusSchema.safeParse(json);
-        const message = status.success ? (status.data.message ?? status.data.reason) : undefined;
-        throw new KubeApiError(
-          `HTTP ${String(response.statusCode)} for ${path}${message ? `: ${message}` : ""}`,
-        );
-      }
-      const parsed = schema.safeParse(json);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        throw new KubeApiError(
-          `unexpected answer for ${path}: ${issue?.path.join(".") ?? ""} ${issue?.message ?? ""}`,
-        );
-      }
-      return parsed.data;
-    },
+    get: (path, schema) => send("GET", path, schema),
+    patch: (path, type, body, schema) =>
+      send("PATCH", path, schema, { contentType: PATCH_CONTENT_TYPES[type], value: body }),
+    create: (path, body, schema) =>
+      send("POST", path, schema, { contentType: "application/json", value: body }),
     close: () => dispatcher.close(),
   };
 }

@@ -1,4 +1,4 @@
-export { connectKubeApi, KubeApiError, type KubeApi } from "./api.ts";
+export { connectKubeApi, KubeApiError, type KubeApi, type PatchType } from "./api.ts";
 export { desiredAgents, parseDaemonSetName, type DaemonSetName } from "./daemonset.ts";
 export {
   inClusterConfig,
@@ -6,3 +6,14 @@ export {
   SERVICE_ACCOUNT_DIR,
   type InClusterConfig,
 } from "./in-cluster.ts";
+export {
+  getNode,
+  recordPodEvent,
+  removeNodeTaint,
+  setNodeCondition,
+  taintMatches,
+  type NodeCondition,
+  type NodeObject,
+  type PodRef,
+  type Taint,
+} from "./node.ts";

@@ -127,6 +127,33 @@ describe("input errors exit 2 with one line naming what is at fault", () => {
       "--daemonset",
       'invalid DaemonSet "prepull/Agent"',
     );
+    const good = join(dir, "good.yaml");
+    expectInputError(
+      await runMain([
+        "agent",
+        "--config",
+        good,
+        "-r",
+        endpoint,
+        "--gate-remove-taint",
+        "example.com/x:Often",
+      ]),
+      "--gate-remove-taint",
+      "NoSchedule, PreferNoSchedule, NoExecute",
+    );
+    expectInputError(
+      await runMain([
+        "agent",
+        "--config",
+        good,
+        "-r",
+        endpoint,
+        "--listen",
+        "127.0.0.1:0",
+        "--gate-node-condition",
+      ]),
+      "--gate-node-condition needs the API server: not in a pod",
+    );
   });
 
   it("an empty ImageSet is an error for warm --config", async () => {
