@@ -46,7 +46,19 @@ const targets: Array<[string, () => Promise<string>]> = [
 /** What a component adds to the base's objects. */
 const ADDED_KINDS: Readonly<Record<string, readonly string[]>> = {
   "base + components/monitoring": ["PodMonitor", "PrometheusRule"],
+  "base + components/node-readiness-controller": ["ClusterRole", "ClusterRoleBinding"],
+  "base + components/readiness-gate": [
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "Role",
+    "RoleBinding",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+  ],
 };
+
+/** Variants whose agent reaches the API server with a token (the readiness gate's own RBAC). */
+const WITH_AGENT_TOKEN = new Set(["base + components/readiness-gate"]);
 
 /**
  * The Prometheus Operator's kinds: kubernetes-models has no schema for them, so they are checked
@@ -184,7 +196,7 @@ describe.each(targets)("deploy/%s", (name, locate) => {
       capabilities: { drop: ["ALL"] },
     });
     expect(pod.securityContext?.seccompProfile?.type).toBe("RuntimeDefault");
-    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(pod.automountServiceAccountToken).toBe(WITH_AGENT_TOKEN.has(name));
     expect(pod.tolerations).toEqual([{ operator: "Exists" }]);
     expect(pod.priorityClassName).toBe("prepull");
     expect(agent.imagePullPolicy).toBeDefined();

@@ -85,6 +85,8 @@ export async function baseKustomization(options: {
   env?: Readonly<Record<string, string>>;
   /** With the disk-guard component, its image-filesystem directory here (on the node's containerd filesystem). */
   imageFsDir?: string;
+  /** More of deploy/components, by name. */
+  components?: readonly string[];
 }): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "prepull-agent-image-"));
   await mkdir(join(dir, "imagesets"));
@@ -122,9 +124,10 @@ export async function baseKustomization(options: {
       kind: "Kustomization",
       namespace: "prepull",
       resources: [relative(dir, join(ROOT, "deploy", "base"))],
-      ...(options.imageFsDir === undefined
-        ? {}
-        : { components: [relative(dir, join(ROOT, "deploy", "components", "disk-guard"))] }),
+      components: [
+        ...(options.imageFsDir === undefined ? [] : ["disk-guard"]),
+        ...(options.components ?? []),
+      ].map((name) => relative(dir, join(ROOT, "deploy", "components", name))),
       images: [{ name: "ghcr.io/prepull/prepull", newName: name, newTag: tag }],
       configMapGenerator: [
         {

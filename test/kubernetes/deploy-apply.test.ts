@@ -1,6 +1,7 @@
 import { readFile, rm } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import { DEPLOY_VARIANTS, kustomizationFor, restrictedViolations } from "./deploy-variants.ts";
+import { applyWarmUpRbac } from "./rollout-flow.ts";
 import { startCluster, waitFor, type Cluster, type Event, type List, type Pod } from "./harness/index.ts";
 
 // deploy/ as an operator applies it: `kubectl apply -k --server-side` against a real API server
@@ -117,6 +118,7 @@ describe("deploy/ applied server-side to kube-apiserver v1.37", () => {
       });
       expect(await agentPods()).toEqual([]);
 
+      await applyWarmUpRbac(cluster);
       const job = (
         await readFile(new URL("../../deploy/examples/warm-up-job/job.yaml", import.meta.url), "utf8")
       ).replace("ghcr.io/prepull/prepull:0.1.0", agentImage);

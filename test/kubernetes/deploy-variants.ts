@@ -46,6 +46,18 @@ export const DEPLOY_VARIANTS: readonly DeployVariant[] = [
     components: ["components/private-registry"],
     hostPaths: SOCKET,
   },
+  {
+    name: "base with the readiness gate (RBAC, own-node admission policy)",
+    resource: "base",
+    components: ["components/readiness-gate"],
+    hostPaths: SOCKET,
+  },
+  {
+    name: "base with the Node Readiness Controller's reporter",
+    resource: "base",
+    components: ["components/node-readiness-controller"],
+    hostPaths: SOCKET,
+  },
 ];
 
 /**

@@ -1,0 +1,211 @@
+import { execFile } from "node:child_process";
+import { readFile, rm } from "node:fs/promises";
+import { promisify } from "node:util";
+import { Agent, request } from "undici";
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
+import type { PushedImage } from "../sandbox/index.ts";
+import {
+  baseKustomization,
+  buildAgentImage,
+  imageSetOf,
+  sharedMountDir,
+  type BuiltImage,
+} from "./agent-image-support.ts";
+import {
+  createNamespace,
+  createPod,
+  startCluster,
+  waitFor,
+  waitForPod,
+  type Cluster,
+  type List,
+  type Node,
+  type Pod,
+} from "./harness/index.ts";
+
+// A node registered with the readiness gate's startup taint takes no pods until prepull has
+// warmed it: deploy/base with components/readiness-gate, the agent's own token, and the
+// admission policy that fences that token to its own node.
+const run = promisify(execFile);
+const TAINT = { key: "startup-taint.cluster-autoscaler.kubernetes.io/prepull-warming", effect: "NoSchedule" };
+let cluster: Cluster;
+let image: BuiltImage;
+let app: PushedImage;
+let kustomization: string | undefined;
+let shared: Awaited<ReturnType<typeof sharedMountDir>> | undefined;
+
+beforeAll(async () => {
+  shared = await sharedMountDir();
+  cluster = await startCluster({
+    containerdParentDir: shared.path,
+    kubeletConfig: { registerWithTaints: [TAINT] },
+  });
+  [image, app] = await Promise.all([
+    buildAgentImage(cluster.registry.host, "gate"),
+    cluster.pushWorkloadImage(cluster.registry, "gated/app", "v1", [{ size: 8192, seed: "gated" }]),
+  ]);
+}, 900_000);
+
+afterAll(async () => {
+  if (kustomization !== undefined) await rm(kustomization, { recursive: true, force: true });
+  try {
+    await cluster.stop();
+  } finally {
+    await shared?.remove();
+  }
+});
+
+const node = (): Promise<Node & { spec?: { taints?: Array<{ key: string }> } }> =>
+  cluster.api.get(`/api/v1/nodes/${cluster.node.name}`);
+
+interface Condition {
+  type: string;
+  status: string;
+  reason?: string;
+  message?: string;
+}
+
+async function gateCondition(): Promise<Condition | undefined> {
+  const found = (await node()) as { status?: { conditions?: Condition[] } };
+  return found.status?.conditions?.find((condition) => condition.type === "PrepullImagesWarm");
+}
+
+/**
+ * kubectl as the agent's own ServiceAccount, with a token bound to its pod (so to its node, which
+ * the API server puts in the request's user info); kubectl's output, or its refusal.
+ */
+async function asAgent(): Promise<{ kubectl: (args: string[]) => Promise<string>; token: string }> {
+  const pods = await cluster.api.get<List<Pod>>(
+    `/api/v1/namespaces/prepull/pods?labelSelector=${encodeURIComponent("app.kubernetes.io/component=agent")}`,
+  );
+  const pod = pods.items[0]?.metadata?.name;
+  if (pod === undefined) throw new Error("no agent pod");
+  const { stdout: token } = await cluster.kubectl([
+    "create",
+    "token",
+    "prepull",
+    "-n",
+    "prepull",
+    "--bound-object-kind=Pod",
+    `--bound-object-name=${pod}`,
+  ]);
+  const flags = [
+    "--kubeconfig=/dev/null",
+    `--server=${cluster.controlPlane.server}`,
+    `--certificate-authority=${cluster.controlPlane.pki.caCertPath}`,
+    `--token=${token.trim()}`,
+  ];
+  return {
+    kubectl: (args) =>
+      run(cluster.components.kubectl, [...flags, ...args]).then(
+        (done) => done.stdout,
+        (error: unknown) => `refused: ${(error as { stderr?: string }).stderr ?? String(error)}`,
+      ),
+    token: token.trim(),
+  };
+}
+
+describe("the readiness gate on a real node registered with its startup taint", () => {
+  it("holds a pod off the node until the agent has warmed it, then the taint goes and the pod starts with Never", async () => {
+    onTestFailed(() => {
+      process.stderr.write(`${cluster.logTails()}\n`);
+    });
+    expect((await node()).spec?.taints).toContainEqual(TAINT);
+    await createNamespace(cluster.api, "shop");
+    await createPod(cluster.api, "shop", "early", {
+      containers: [{ name: "app", image: `${app.repository}@${app.digest}`, imagePullPolicy: "Never" }],
+    });
+    const held = await waitForPod(cluster.api, "shop", "early", "the scheduler to refuse the node", (p) =>
+      (p.status?.conditions ?? []).some((c) => c.type === "PodScheduled" && c.reason === "Unschedulable"),
+    );
+    const refusal = held.status?.conditions?.find((c) => c.type === "PodScheduled")?.message ?? "";
+    expect(refusal).toMatch(/untolerated taint/);
+
+    kustomization = await baseKustomization({
+      agentImage: image.reference,
+      socketPath: cluster.node.containerd.socketPath,
+      imageSet: imageSetOf("shop", [app]),
+      components: ["readiness-gate"],
+    });
+    await cluster.kubectl(["apply", "--server-side", "--field-manager=prepull-test", "-k", kustomization]);
+
+    await waitFor(
+      "the startup taint to be removed",
+      async () => !(await node()).spec?.taints?.some((t) => t.key === TAINT.key),
+      180_000,
+    );
+    const condition = await gateCondition();
+    expect(condition).toMatchObject({
+      status: "True",
+      reason: "ImagesWarm",
+      message: "1/1 gated images warm",
+    });
+    const pod = await waitForPod(
+      cluster.api,
+      "shop",
+      "early",
+      "the held pod to run",
+      (p) => p.status?.phase === "Running",
+    );
+    expect(pod.status?.containerStatuses?.[0]?.imageID).toContain(app.digest);
+    const events = await cluster.api.get<List<{ reason?: string; involvedObject?: { kind?: string } }>>(
+      "/api/v1/namespaces/prepull/events",
+    );
+    expect(
+      events.items.filter((event) => event.involvedObject?.kind === "Pod").map((event) => event.reason),
+    ).toContain("PrepullGateOpened");
+  });
+
+  it("fences the agent's token to its own node: another node, or a new taint, is refused at admission", async () => {
+    await cluster.api.create("/api/v1/nodes", {
+      apiVersion: "v1",
+      kind: "Node",
+      metadata: { name: "someone-elses-node" },
+    });
+    const agent = await asAgent();
+    const who = JSON.parse(await agent.kubectl(["auth", "whoami", "-o", "json"])) as {
+      status: { userInfo: { username: string; extra?: Record<string, string[]> } };
+    };
+    expect(who.status.userInfo.username).toBe("system:serviceaccount:prepull:prepull");
+    expect(
+      who.status.userInfo.extra?.["authentication.kubernetes.io/node-name"],
+      JSON.stringify(who),
+    ).toEqual([cluster.node.name]);
+
+    const patch = (node: string, body: unknown, ...more: string[]): Promise<string> =>
+      agent.kubectl(["patch", "node", node, "--type=strategic", "-p", JSON.stringify(body), ...more]);
+    expect(await patch("someone-elses-node", { spec: { unschedulable: true } })).toContain(
+      "the prepull agent may change only the node it runs on",
+    );
+    expect(
+      await patch(cluster.node.name, {
+        spec: { taints: [{ key: "example.com/evil", effect: "NoExecute" }] },
+      }),
+    ).toContain("the prepull agent may remove a taint, never add one");
+    expect(await patch(cluster.node.name, { metadata: { labels: { "example.com/role": "db" } } })).toContain(
+      "the prepull agent may not change a node's labels",
+    );
+    // What the gate itself does on its own node stays allowed: a PATCH of its status, as the agent
+    // sends it (kubectl would read the status first, which the agent may not).
+    const condition = { type: "PrepullImagesWarm", status: "True", reason: "ImagesWarm", message: "test" };
+    const dispatcher = new Agent({ connect: { ca: await readFile(cluster.controlPlane.pki.caCertPath) } });
+    try {
+      const response = await request(
+        `${cluster.controlPlane.server}/api/v1/nodes/${cluster.node.name}/status`,
+        {
+          method: "PATCH",
+          dispatcher,
+          headers: {
+            authorization: `Bearer ${agent.token}`,
+            "content-type": "application/strategic-merge-patch+json",
+          },
+          body: JSON.stringify({ status: { conditions: [condition] } }),
+        },
+      );
+      await response.body.dump();
+      expect(response.statusCode).toBe(200);
+    } finally {
+      await dispatcher.close();
+    }
+  });
+});
