@@ -10,3 +10,4 @@ bash scripts/install-sandbox-deps.sh
 bash scripts/install-debian-packages.sh /usr/lib/cni/bridge=containernetworking-plugins iptables=iptables
 bash scripts/fetch-runtimes.sh etcd
 bash scripts/build-kubernetes.sh
+bash scripts/build-helm.sh
