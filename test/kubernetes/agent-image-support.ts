@@ -87,6 +87,8 @@ export async function baseKustomization(options: {
   imageFsDir?: string;
   /** More of deploy/components, by name. */
   components?: readonly string[];
+  /** Only on this node: the test's nodes keep their runtime sockets at different paths. */
+  nodeName?: string;
 }): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "prepull-agent-image-"));
   await mkdir(join(dir, "imagesets"));
@@ -103,6 +105,9 @@ export async function baseKustomization(options: {
     spec: {
       template: {
         spec: {
+          ...(options.nodeName === undefined
+            ? {}
+            : { nodeSelector: { "kubernetes.io/hostname": options.nodeName } }),
           containers: [{ name: "agent", env }],
           volumes: [
             {

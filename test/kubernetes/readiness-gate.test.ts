@@ -1,8 +1,10 @@
 import { execFile } from "node:child_process";
 import { readFile, rm } from "node:fs/promises";
+import { dirname } from "node:path";
 import { promisify } from "node:util";
 import { Agent, request } from "undici";
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
+import type { AgentStatus } from "../../src/http/index.ts";
 import type { PushedImage } from "../sandbox/index.ts";
 import {
   baseKustomization,
@@ -18,6 +20,7 @@ import {
   waitFor,
   waitForPod,
   type Cluster,
+  type KubeNode,
   type List,
   type Node,
   type Pod,
@@ -38,7 +41,8 @@ beforeAll(async () => {
   shared = await sharedMountDir();
   cluster = await startCluster({
     containerdParentDir: shared.path,
-    kubeletConfig: { registerWithTaints: [TAINT] },
+    // kubelet refreshes a pod's ConfigMap volumes at each pod sync: every 10 s here, not 1 min.
+    kubeletConfig: { registerWithTaints: [TAINT], syncFrequency: "10s" },
   });
   [image, app] = await Promise.all([
     buildAgentImage(cluster.registry.host, "gate"),
@@ -55,8 +59,9 @@ afterAll(async () => {
   }
 });
 
-const node = (): Promise<Node & { spec?: { taints?: Array<{ key: string }> } }> =>
-  cluster.api.get(`/api/v1/nodes/${cluster.node.name}`);
+const node = (
+  name: string = cluster.node.name,
+): Promise<Node & { spec?: { taints?: Array<{ key: string }> } }> => cluster.api.get(`/api/v1/nodes/${name}`);
 
 interface Condition {
   type: string;
@@ -65,8 +70,8 @@ interface Condition {
   message?: string;
 }
 
-async function gateCondition(): Promise<Condition | undefined> {
-  const found = (await node()) as { status?: { conditions?: Condition[] } };
+async function gateCondition(name?: string): Promise<Condition | undefined> {
+  const found = (await node(name)) as { status?: { conditions?: Condition[] } };
   return found.status?.conditions?.find((condition) => condition.type === "PrepullImagesWarm");
 }
 
@@ -105,6 +110,72 @@ async function asAgent(): Promise<{ kubectl: (args: string[]) => Promise<string>
   };
 }
 
+/** The status of the agent on `nodeName`, through the API server's pod proxy. */
+async function agentStatusOn(nodeName: string): Promise<AgentStatus | undefined> {
+  const pods = await cluster.api.get<List<Pod>>(
+    `/api/v1/namespaces/prepull/pods?fieldSelector=${encodeURIComponent(`spec.nodeName=${nodeName}`)}`,
+  );
+  const pod = pods.items.find((item) => item.metadata?.deletionTimestamp === undefined);
+  if (pod?.metadata?.name === undefined) return undefined;
+  return cluster.api.get<AgentStatus>(
+    `/api/v1/namespaces/prepull/pods/${pod.metadata.name}:8080/proxy/v1/status`,
+  );
+}
+
+/** deploy/base's DaemonSet as applied, copied for `target` alone: its socket's directory, a short deadline. */
+async function daemonSetFor(target: KubeNode): Promise<unknown> {
+  const applied = await cluster.api.get<{
+    metadata: Record<string, unknown>;
+    spec: {
+      selector: { matchLabels: Record<string, string> };
+      template: {
+        metadata: { labels: Record<string, string> };
+        spec: {
+          nodeSelector?: Record<string, string>;
+          containers: Array<{ name: string; env?: Array<{ name: string; value?: string }> }>;
+          volumes: Array<{ name: string; hostPath?: { path: string; type?: string } }>;
+        };
+      };
+    };
+  }>("/apis/apps/v1/namespaces/prepull/daemonsets/prepull-agent");
+  const { spec } = applied;
+  const pod = spec.template.spec;
+  const copyLabel = { "prepull.test/node": target.name };
+  return {
+    apiVersion: "apps/v1",
+    kind: "DaemonSet",
+    metadata: { name: `prepull-agent-${target.name}`, namespace: "prepull" },
+    spec: {
+      ...spec,
+      selector: { matchLabels: { ...spec.selector.matchLabels, ...copyLabel } },
+      template: {
+        ...spec.template,
+        metadata: { ...spec.template.metadata, labels: { ...spec.template.metadata.labels, ...copyLabel } },
+        spec: {
+          ...pod,
+          nodeSelector: { "kubernetes.io/hostname": target.name },
+          containers: pod.containers.map((container) =>
+            container.name !== "agent"
+              ? container
+              : {
+                  ...container,
+                  env: [
+                    ...(container.env ?? []).filter((e) => e.name !== "PREPULL_GATE_DEADLINE"),
+                    { name: "PREPULL_GATE_DEADLINE", value: "20s" },
+                  ],
+                },
+          ),
+          volumes: pod.volumes.map((volume) =>
+            volume.name === "runtime-socket-dir"
+              ? { ...volume, hostPath: { path: dirname(target.containerd.socketPath), type: "Directory" } }
+              : volume,
+          ),
+        },
+      },
+    },
+  };
+}
+
 describe("the readiness gate on a real node registered with its startup taint", () => {
   it("holds a pod off the node until the agent has warmed it, then the taint goes and the pod starts with Never", async () => {
     onTestFailed(() => {
@@ -126,6 +197,7 @@ describe("the readiness gate on a real node registered with its startup taint", 
       socketPath: cluster.node.containerd.socketPath,
       imageSet: imageSetOf("shop", [app]),
       components: ["readiness-gate"],
+      nodeName: cluster.node.name,
     });
     await cluster.kubectl(["apply", "--server-side", "--field-manager=prepull-test", "-k", kustomization]);
 
@@ -207,5 +279,68 @@ describe("the readiness gate on a real node registered with its startup taint", 
     } finally {
       await dispatcher.close();
     }
+  });
+
+  it("a node joining later is gated on its own, opened at its deadline; the serving node is not tainted again", async () => {
+    onTestFailed(() => {
+      process.stderr.write(`${cluster.logTails()}\n`);
+    });
+    // A new generation with an image no registry holds: the serving node's gate stays open.
+    const missing = {
+      repository: `${cluster.registry.host}/gated/missing`,
+      digest: `sha256:${"0".repeat(64)}`,
+    };
+    const set = imageSetOf("shop", [app, missing as PushedImage]);
+    await cluster
+      .kubectl([
+        "create",
+        "configmap",
+        "prepull-imagesets",
+        "-n",
+        "prepull",
+        `--from-literal=test.yaml=${set}`,
+        "--dry-run=client",
+        "-o",
+        "yaml",
+      ])
+      .then(({ stdout }) =>
+        cluster.kubectl(
+          ["apply", "--server-side", "--force-conflicts", "--field-manager=prepull-test", "-f", "-"],
+          stdout,
+        ),
+      );
+
+    await waitFor(
+      "the serving node's agent to take the new generation",
+      async () => {
+        const status = await agentStatusOn(cluster.node.name);
+        return status?.entries.some((entry) => entry.state === "failed") === true;
+      },
+      120_000,
+    );
+    expect((await agentStatusOn(cluster.node.name))?.gate).toMatchObject({
+      open: true,
+      reason: "ImagesWarm",
+    });
+
+    const joining = await cluster.addNode("prepull-node-2", {
+      kubeletConfig: { registerWithTaints: [TAINT] },
+      containerdParentDir: shared?.path ?? "",
+    });
+    expect((await node(joining.name)).spec?.taints).toContainEqual(TAINT);
+    // The test's nodes keep their runtime sockets at different paths, which one DaemonSet cannot
+    // mount: the new node gets a copy of the agent's DaemonSet, for it alone, with a 20 s deadline.
+    await cluster.api.create("/apis/apps/v1/namespaces/prepull/daemonsets", await daemonSetFor(joining));
+
+    await waitFor(
+      "the joining node's taint to be removed at its deadline",
+      async () => !(await node(joining.name)).spec?.taints?.some((t) => t.key === TAINT.key),
+      180_000,
+    );
+    expect(await gateCondition(joining.name)).toMatchObject({ status: "True", reason: "DeadlineOpened" });
+    expect((await gateCondition(joining.name))?.message).toContain(`${missing.repository}@${missing.digest}`);
+    // The first node served throughout: untainted, its condition still True from its warm start.
+    expect((await node()).spec?.taints ?? []).not.toContainEqual(TAINT);
+    expect(await gateCondition()).toMatchObject({ status: "True", reason: "ImagesWarm" });
   });
 });

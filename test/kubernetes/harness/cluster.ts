@@ -38,7 +38,10 @@ export interface Cluster {
    * stopped with it. The pause image can be another, e.g. one no registry holds, so that no pod
    * starts there.
    */
-  addNode(name: string, options?: { sandboxImage?: string }): Promise<KubeNode>;
+  addNode(
+    name: string,
+    options?: { sandboxImage?: string; kubeletConfig?: Record<string, unknown>; containerdParentDir?: string },
+  ): Promise<KubeNode>;
   /** Pushes an image that runs the test workload, with optional extra data layers. */
   pushWorkloadImage(
     registry: RegistryInstance,
@@ -160,7 +163,13 @@ async function startClusterOnce(options: ClusterOptions): Promise<Cluster> {
       dns,
       node,
       addNode: (name, extra = {}) =>
-        joinNode({ name, sandboxImage: extra.sandboxImage ?? pause.reference, dns: dns.endpoint }),
+        joinNode({
+          name,
+          sandboxImage: extra.sandboxImage ?? pause.reference,
+          dns: dns.endpoint,
+          ...(extra.kubeletConfig ? { kubeletConfig: extra.kubeletConfig } : {}),
+          ...(extra.containerdParentDir ? { containerdParentDir: extra.containerdParentDir } : {}),
+        }),
       pushWorkloadImage,
       async kubectl(args, input) {
         const child = run(components.kubectl, ["--kubeconfig", controlPlane.adminKubeconfig, ...args], {
