@@ -28,7 +28,13 @@ export default tseslint.config(
   },
   {
     // The core: what to do with a set of images, decided without an adapter in reach.
-    files: ["src/reference/**/*.ts", "src/imageset/**/*.ts", "src/warm/**/*.ts", "src/failure/**/*.ts"],
+    files: [
+      "src/reference/**/*.ts",
+      "src/imageset/**/*.ts",
+      "src/warm/**/*.ts",
+      "src/failure/**/*.ts",
+      "src/concurrency/**/*.ts",
+    ],
     rules: { "no-restricted-imports": ["error", { patterns: [adapterImports(1), adapterImports(2)] }] },
   },
   {

@@ -1,8 +1,7 @@
 import { existsSync } from "node:fs";
 import { Option, type Command } from "commander";
 import type { CredentialKeyring, RegistryClient } from "../registry/index.ts";
-import { InputError } from "../failure/index.ts";
-import { redactUserinfo } from "../reference/index.ts";
+import { InputError, redactUserinfo } from "../failure/index.ts";
 import { repeatableOption } from "./options.ts";
 
 export interface RegistryFlags {

@@ -36,5 +36,5 @@ export function isClassifiedError(error: unknown): error is ClassifiedError {
 }
 
 export { InputError, isInputError, type InputLocation } from "./input.ts";
-export { redactSecrets } from "./redact.ts";
+export { redactSecrets, redactUrl, redactUserinfo } from "./redact.ts";
 export { asError, errorMessage } from "./message.ts";

@@ -6,10 +6,11 @@ import {
   type KubeApi,
   type PodRef,
 } from "../kube/index.ts";
+import { Rerunner } from "../concurrency/index.ts";
 import type { GateState } from "./bootstrap.ts";
 
 /** The node condition the agent sets (its type), when told to. */
-export const GATE_CONDITION = "PrepullImagesWarm";
+const GATE_CONDITION = "PrepullImagesWarm";
 /** The condition is written again at least this often, so a stale one can be told from a live one. */
 const HEARTBEAT_MS = 5 * 60_000;
 
@@ -41,38 +42,35 @@ export class NodeGateReporter {
   #written: { key: string; at: number } | undefined;
   #transition: { open: boolean; at: Date } | undefined;
   #taintGone = false;
+  #openedBefore: boolean | undefined;
   #announced = new Set<string>();
-  #running: Promise<void> | undefined;
-  #next: { state: GateState; now: Date } | undefined;
+  readonly #reports: Rerunner<{ readonly state: GateState; readonly now: Date }>;
 
   constructor(api: KubeApi, options: NodeGateOptions, logger: GateLogger) {
     this.#api = api;
     this.#options = options;
     this.#logger = logger;
-  }
-
-  /** Reports `state`; while a report runs, only the latest state waits for the next. */
-  report(state: GateState, now: Date): Promise<void> {
-    this.#next = { state, now };
-    this.#running ??= this.#drain().finally(() => {
-      this.#running = undefined;
-    });
-    return this.#running;
-  }
-
-  async #drain(): Promise<void> {
-    for (let next = this.#next; next !== undefined; next = this.#next) {
-      this.#next = undefined;
-      await this.#reportOnce(next.state, next.now).catch((error: unknown) => {
+    this.#reports = new Rerunner(
+      ({ state, now }) => this.#reportOnce(state, now),
+      (error: unknown) => {
         this.#logger.warn(
           { node: this.#options.nodeName, error: error instanceof Error ? error.message : String(error) },
           "could not report the readiness gate to the API server; trying again at the next pass",
         );
-      });
-    }
+      },
+    );
+  }
+
+  /** Reports `state`; while a report runs, only the latest state waits for the next. */
+  report(state: GateState, now: Date): Promise<void> {
+    return this.#reports.request({ state, now });
   }
 
   async #reportOnce(state: GateState, now: Date): Promise<void> {
+    // Bootstrap only, across agents too: a node whose condition an earlier agent set True (a
+    // restart, a rolling update) is serving, and a new agent's first closed moments change nothing.
+    this.#openedBefore ??= await this.#conditionIsTrue();
+    if (this.#openedBefore && !state.open) return;
     if (this.#transition?.open !== state.open) this.#transition = { open: state.open, at: now };
     if (this.#options.condition) await this.#writeCondition(state, now, this.#transition.at);
     const taint = state.open && !this.#taintGone ? this.#options.taint : undefined;
@@ -88,6 +86,14 @@ export class NodeGateReporter {
       this.#announced.add(event.reason);
       await recordPodEvent(this.#api, this.#options.pod, event, now);
     }
+  }
+
+  async #conditionIsTrue(): Promise<boolean> {
+    if (!this.#options.condition) return false;
+    const node = await getNode(this.#api, this.#options.nodeName);
+    return (node.status?.conditions ?? []).some(
+      (condition) => condition.type === GATE_CONDITION && condition.status === "True",
+    );
   }
 
   async #writeCondition(state: GateState, now: Date, since: Date): Promise<void> {

@@ -1,5 +1,6 @@
 import { statfs } from "node:fs/promises";
 import type { AgentStatus } from "../agent-status/index.ts";
+import { Rerunner } from "../concurrency/index.ts";
 import { errorMessage } from "../failure/index.ts";
 import type { ImageRuntime, RuntimeImage, WarmLogger } from "../warm/index.ts";
 import { pinInputsDigest } from "./inputs-digest.ts";
@@ -69,8 +70,8 @@ export class PinKeeper<Stored extends PinRecord = PinRecord> {
   #count = 0;
   #bytes = 0;
   #reasons: Readonly<Partial<Record<PinReason, number>>> = {};
-  #running: Promise<void> | undefined;
-  #again = false;
+  /** Pin passes, one at a time; `images` is a ListImages answer that is still current, if any. */
+  readonly #passes: Rerunner<readonly RuntimeImage[] | undefined>;
   /** The inputs of the last full pin pass that found nothing to change, and when it ran. */
   #settled: { readonly digest: string; readonly at: number } | undefined;
   #lastStartedAt = performance.now();
@@ -78,6 +79,17 @@ export class PinKeeper<Stored extends PinRecord = PinRecord> {
   constructor(options: PinKeeperOptions<Stored>) {
     this.#options = options;
     this.#capability = options.enabled ? PROBING : OFF;
+    this.#passes = new Rerunner(
+      (images) => this.#passOnce(images),
+      (error: unknown) => {
+        this.#settled = undefined;
+        this.#options.onPinPass?.("error");
+        this.#options.logger.warn(
+          { error: errorMessage(error) },
+          "pin pass failed; trying again after the next pass",
+        );
+      },
+    );
   }
 
   /**
@@ -87,18 +99,13 @@ export class PinKeeper<Stored extends PinRecord = PinRecord> {
   request(images?: readonly RuntimeImage[], { pullsRunning = false } = {}): void {
     if (!this.#options.enabled) return;
     if (pullsRunning && performance.now() - this.#lastStartedAt < DEFER_FOR_PULLS_MS) return;
-    if (this.#running !== undefined) {
-      this.#again = true;
-      return;
-    }
-    this.#running = this.#loop(images).finally(() => {
-      this.#running = undefined;
-    });
+    // A pass asked for while one runs reads the images afresh: the answer may be stale by then.
+    void this.#passes.request(this.#passes.running ? undefined : images);
   }
 
   /** Resolves once no pin pass runs. */
   async idle(): Promise<void> {
-    while (this.#running !== undefined) await this.#running;
+    await this.#passes.idle();
   }
 
   /** The same object while nothing changed, so the status body cache can keep its bytes. */
@@ -133,30 +140,10 @@ export class PinKeeper<Stored extends PinRecord = PinRecord> {
     return decided !== undefined && decided.imageId === imageId ? decided.view : UNKNOWN;
   }
 
-  async #loop(images: readonly RuntimeImage[] | undefined): Promise<void> {
-    let current = images;
-    for (;;) {
-      this.#again = false;
-      this.#lastStartedAt = performance.now();
-      try {
-        const result = await this.#pass(current);
-        if (result !== undefined) this.#options.onPinPass?.(result);
-      } catch (error) {
-        this.#settled = undefined;
-        this.#options.onPinPass?.("error");
-        this.#options.logger.warn(
-          { error: errorMessage(error) },
-          "pin pass failed; trying again after the next pass",
-        );
-      }
-      if (!this.#requestedAgain()) return;
-      current = undefined;
-    }
-  }
-
-  /** Read through a method: the flag changes while a pass awaits. */
-  #requestedAgain(): boolean {
-    return this.#again;
+  async #passOnce(images: readonly RuntimeImage[] | undefined): Promise<void> {
+    this.#lastStartedAt = performance.now();
+    const result = await this.#pass(images);
+    if (result !== undefined) this.#options.onPinPass?.(result);
   }
 
   async #probe(): Promise<void> {

@@ -5,7 +5,7 @@ export type DigestAlgorithm = "sha256" | "sha512";
 const DIGEST_HEX_LENGTH: Record<DigestAlgorithm, number> = { sha256: 64, sha512: 128 };
 const DIGEST_ALGORITHM_GRAMMAR = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*$/;
 
-export class InvalidDigestError extends Error {
+class InvalidDigestError extends Error {
   readonly digest: string;
   readonly reason: string;
 
@@ -38,8 +38,4 @@ export function parseDigest(text: string): { algorithm: DigestAlgorithm; hex: st
   if (problem !== undefined) throw new InvalidDigestError(text, problem);
   const colon = text.indexOf(":");
   return { algorithm: text.slice(0, colon) as DigestAlgorithm, hex: text.slice(colon + 1) };
-}
-
-export function isDigest(text: string): boolean {
-  return digestProblem(text) === undefined;
 }

@@ -1,7 +1,6 @@
-export { InvalidDigestError, isDigest, parseDigest, type DigestAlgorithm } from "./digest.ts";
+export { parseDigest, type DigestAlgorithm } from "./digest.ts";
 export { formatHostPort, parseHostPort, type HostPort } from "./host-port.ts";
 export {
-  DEFAULT_DOMAIN,
   DEFAULT_TAG,
   effectiveTag,
   familiarReference,
@@ -16,10 +15,5 @@ export {
   sameImageName,
   tryParseReference,
   withDefaultTag,
-  withDigest,
-  withoutDigest,
-  withoutTag,
-  withTag,
   type ImageReference,
 } from "./reference.ts";
-export { redactUserinfo } from "./userinfo.ts";

@@ -1,4 +1,4 @@
-import { InputError } from "../failure/index.ts";
+import { InputError, redactUserinfo } from "../failure/index.ts";
 
 /**
  * Image references as distribution/reference reads them (the grammar containerd, CRI-O and
@@ -7,7 +7,6 @@ import { InputError } from "../failure/index.ts";
  */
 
 import { digestProblem } from "./digest.ts";
-import { redactUserinfo } from "./userinfo.ts";
 
 export interface ImageReference {
   /** Registry as written; `docker.io` when the reference names none. */
@@ -34,7 +33,7 @@ export class InvalidReferenceError extends InputError {
   }
 }
 
-export const DEFAULT_DOMAIN = "docker.io";
+const DEFAULT_DOMAIN = "docker.io";
 const LEGACY_DEFAULT_DOMAIN = "index.docker.io";
 const DOCKER_HUB_API_HOST = "registry-1.docker.io";
 /** distribution/reference's RepositoryNameTotalLengthMax: it bounds the path, not the domain. */
@@ -222,22 +221,6 @@ export function withDefaultTag(reference: ImageReference): ImageReference {
 /** What a registry's manifest endpoint is asked for: the digest when known, else the (default) tag. */
 export function manifestReference(reference: ImageReference): string {
   return reference.digest ?? reference.tag ?? DEFAULT_TAG;
-}
-
-export function withTag(reference: ImageReference, tag: string): ImageReference {
-  return { ...reference, tag };
-}
-
-export function withDigest(reference: ImageReference, digest: string): ImageReference {
-  return { ...reference, digest };
-}
-
-export function withoutTag(reference: ImageReference): ImageReference {
-  return { ...reference, tag: undefined };
-}
-
-export function withoutDigest(reference: ImageReference): ImageReference {
-  return { ...reference, digest: undefined };
 }
 
 /**

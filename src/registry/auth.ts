@@ -1,8 +1,7 @@
-import { ClassifiedError } from "../failure/index.ts";
+import { ClassifiedError, redactUrl } from "../failure/index.ts";
 import { BoundedCache } from "./bounded-cache.ts";
 import { parseChallenge, type Challenge } from "./challenge.ts";
 import { ERROR_BODY_LIMIT, parseTokenAnswer, TOKEN_BODY_LIMIT } from "./documents.ts";
-import { redactUrl } from "./errors.ts";
 import type { RegistryCredential } from "./keyring.ts";
 import { header, type Answer, type TlsProfile, type Transport } from "./transport.ts";
 

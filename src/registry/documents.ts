@@ -9,11 +9,11 @@ export const TOKEN_BODY_LIMIT = 256 * 1024;
 /** Enough of an error body to quote the registry's own error code. */
 export const ERROR_BODY_LIMIT = 64 * 1024;
 
-export const INDEX_MEDIA_TYPES = [
+const INDEX_MEDIA_TYPES = [
   "application/vnd.oci.image.index.v1+json",
   "application/vnd.docker.distribution.manifest.list.v2+json",
 ] as const;
-export const MANIFEST_MEDIA_TYPES = [
+const MANIFEST_MEDIA_TYPES = [
   "application/vnd.oci.image.manifest.v1+json",
   "application/vnd.docker.distribution.manifest.v2+json",
 ] as const;

@@ -1,4 +1,4 @@
-import { ClassifiedError, isClassifiedError, type FailureKind } from "../failure/index.ts";
+import { ClassifiedError, isClassifiedError, redactUrl, type FailureKind } from "../failure/index.ts";
 import { registryErrorText } from "./documents.ts";
 
 const TLS_CODES = new Set([
@@ -12,11 +12,6 @@ const TLS_CODES = new Set([
   "EPROTO",
 ]);
 const TIMEOUT_CODES = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "UND_ERR_CONNECT_TIMEOUT"]);
-
-/** A URL, or text holding URLs, with every `user:password@` replaced: fit for messages and status. */
-export function redactUrl(text: string): string {
-  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/?#\s]*@/gi, "$1***@");
-}
 
 export function errorCode(error: unknown): string | undefined {
   let current: unknown = error;

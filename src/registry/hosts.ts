@@ -2,9 +2,8 @@ import { readdir, readFile } from "node:fs/promises";
 import { isAbsolute, join, posix } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { z } from "zod";
-import { InputError } from "../failure/index.ts";
+import { InputError, redactUrl } from "../failure/index.ts";
 import { isLoopbackRegistry } from "../reference/index.ts";
-import { redactUrl } from "./errors.ts";
 
 /** One place to contact for a registry: a mirror or the upstream itself. */
 export interface RegistryEndpoint {

@@ -6,7 +6,6 @@ export {
   type ResolvedImage,
   type ResolveOptions,
 } from "./client.ts";
-export { redactUrl } from "./errors.ts";
 export {
   loadRegistryHosts,
   parseHostsToml,

@@ -1,38 +1,27 @@
+import { Rerunner } from "../concurrency/index.ts";
+
 /**
  * When passes run: one at a time; a request during a pass runs one more right after it (however
  * many requests came); a timer runs one later. Stopping ends both.
  */
 export class PassTrigger {
-  readonly #run: () => Promise<void>;
-  readonly #onError: (error: unknown) => void;
+  readonly #passes: Rerunner;
   #timer: NodeJS.Timeout | undefined;
-  #running: Promise<void> | undefined;
-  #again = false;
   #stopped = false;
 
   /** `onError` sees a pass that threw; the caller decides when to try again. */
   constructor(run: () => Promise<void>, onError: (error: unknown) => void) {
-    this.#run = run;
-    this.#onError = onError;
+    this.#passes = new Rerunner(async () => {
+      if (this.#isStopped()) return;
+      clearTimeout(this.#timer);
+      await run();
+    }, onError);
   }
 
   /** Runs a pass now, or right after the one in progress. */
   request(): void {
     if (this.#stopped) return;
-    if (this.#running !== undefined) {
-      this.#again = true;
-      return;
-    }
-    clearTimeout(this.#timer);
-    this.#running = this.#run()
-      .catch(this.#onError)
-      .finally(() => {
-        this.#running = undefined;
-        if (this.#again) {
-          this.#again = false;
-          this.request();
-        }
-      });
+    void this.#passes.request();
   }
 
   /** Runs a pass after `delayMs`, replacing the previous timer. */
@@ -52,6 +41,11 @@ export class PassTrigger {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
-    await this.#running;
+    await this.#passes.idle();
+  }
+
+  /** Read through a method: the flag changes while a pass awaits. */
+  #isStopped(): boolean {
+    return this.#stopped;
   }
 }

@@ -1,0 +1,1 @@
+export { Rerunner } from "./rerun.ts";
