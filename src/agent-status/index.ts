@@ -1,1 +1,1 @@
-export { agentStatusSchema, entryStatusSchema, type AgentStatus, type ReportedEntry } from "./schema.ts";
+export { agentStatusSchema, type AgentStatus, type ReportedEntry } from "./schema.ts";

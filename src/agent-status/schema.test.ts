@@ -19,8 +19,8 @@ describe("the /v1/status contract", () => {
   it("reads a real (older) agent's document whole: nothing it sends is outside the schema", () => {
     const parsed = agentStatusSchema.parse(real);
     // Unknown fields would be dropped, so equality means the schema names every field. The
-    // document predates empty-file reports, support levels and pins: `prepull wait` reads such
-    // an agent with those unknown.
+    // document predates empty-file reports, support levels, pins and the gate: `prepull wait`
+    // reads such an agent with those unknown.
     expect(parsed).toEqual({
       ...real,
       config: { ...(real.config as object), emptyFiles: [] },
@@ -32,6 +32,7 @@ describe("the /v1/status contract", () => {
         bytes: 0,
         budgetBytes: null,
       },
+      gate: null,
       entries: real.entries.map((entry) => ({ ...entry, pinned: null, pinReason: null, progress: null })),
     });
     expect(parsed.entries.map((entry) => entry.state)).toEqual(["present", "present", "drifted", "failed"]);

@@ -11,7 +11,7 @@ import { ENTRY_STATES, type EntryState } from "../warm/index.ts";
 const time = z.iso.datetime();
 const count = z.number().int().nonnegative();
 
-export const entryStatusSchema = z.object({
+const entryStatusSchema = z.object({
   image: z.string(),
   /** Intended digest, or the one the runtime recorded when none was declared. */
   digest: z.string().nullable(),

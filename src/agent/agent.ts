@@ -1,20 +1,16 @@
 import { hostname } from "node:os";
 import { createContainerdClient, probeContainerd, PullProgressWatch } from "../containerd/index.ts";
-import { runtimeSupport, type CallObserver, type RuntimeSupport } from "../cri/index.ts";
+import type { CallObserver } from "../cri/index.ts";
 import {
   createAgentMetrics,
   startStatusServer,
   type AgentStatus,
   type AgentView,
-  type StatusOverview,
   type StatusServer,
 } from "../http/index.ts";
 import { watchDesiredState, type DesiredState, type ImageSetReader } from "../imageset/index.ts";
-import { optedOutOf, pinEntryOf, PinKeeper } from "../pins/index.ts";
-import { entryMerger } from "./entry-merger.ts";
-import { GateKeeper } from "./gate-keeper.ts";
-import { ungatedOf, type DeadlineAction } from "../gate/index.ts";
-import { connectNodeGate, type NodeGateConfig } from "./node-gate.ts";
+import { pinEntryOf, PinKeeper } from "../pins/index.ts";
+import type { DeadlineAction } from "../gate/index.ts";
 import { pullAuthFrom, type CredentialKeyring, type RegistryClient } from "../registry/index.ts";
 import {
   createDiskGuard,
@@ -22,9 +18,16 @@ import {
   imageFilesystemUse,
   WarmScheduler,
   type ImageRuntime,
+  type SettledPass,
   type WarmLogger,
-  type WarmStatus,
 } from "../warm/index.ts";
+import { ConfigState, reloadHandlers } from "./config-state.ts";
+import { GateKeeper } from "./gate-keeper.ts";
+import { Later } from "./later.ts";
+import { connectNodeGate, type NodeGateConfig } from "./node-gate.ts";
+import { readinessOf } from "./readiness.ts";
+import { statusView, type StatusView } from "./status-view.ts";
+import { supportWatcher } from "./support-watcher.ts";
 
 export interface AgentOptions {
   readonly configPaths: readonly string[];
@@ -72,25 +75,13 @@ export interface RunningAgent {
   stop(graceMs: number): Promise<void>;
 }
 
-/**
- * What prepull knows of the runtime's version, for status; the first time a version past its end
- * of life (or one prepull does not test) is seen, the log says so once.
- */
-function supportWatcher(
-  logger: WarmLogger,
-): (name: string | null, version: string | null) => RuntimeSupport | null {
-  let seen: string | undefined;
-  let support: RuntimeSupport | null = null;
-  return (name, version) => {
-    if (name === null || version === null) return null;
-    const key = `${name} ${version}`;
-    if (key !== seen) {
-      seen = key;
-      support = runtimeSupport(name, version);
-      if (support.note !== null) logger.warn({ runtime: key, support: support.level }, support.note);
-    }
-    return support;
-  };
+/** What the gauges read at scrape time. */
+interface ScrapeSources {
+  readonly view: StatusView;
+  readonly gate: GateKeeper;
+  readonly scheduler: WarmScheduler;
+  readonly pins: PinKeeper;
+  readonly filesystemUse: () => Promise<number | undefined>;
 }
 
 export function defaultNodeName(env: NodeJS.ProcessEnv): string {
@@ -99,7 +90,9 @@ export function defaultNodeName(env: NodeJS.ProcessEnv): string {
 
 /**
  * The daemon: watches the ImageSet files, keeps the last good set warm through the warm scheduler,
- * and serves health, readiness, metrics and status.
+ * and serves health, readiness, metrics and status. Wiring only: each part is made before it is
+ * read; the two cycles (gauges that read the scheduler, a scheduler that tells pins and gate of
+ * each pass) go through a `Later`, set once the parts exist.
  */
 export async function startAgent(
   initial: DesiredState,
@@ -109,43 +102,28 @@ export async function startAgent(
   const { registry, keyring, logger } = parts;
   // First: a gate that cannot reach the API server is a usage error, before anything is opened.
   const nodeGate = await connectNodeGate(options.nodeName, options.gate, logger);
-  // Gauges read the overview and the rest at scrape time, so these may be defined below.
+  // Gauges read at scrape time, once the server is up: by then `scraped` is set, below.
+  const scraped = new Later<ScrapeSources>("what the metrics read");
   const metrics = createAgentMetrics(
-    { status: () => overview(), gateStatus: () => gate.status() },
+    { status: () => scraped.get().view.overview(), gateStatus: () => scraped.get().gate.status() },
     {
-      generationTimes: () => scheduler.generationTimes(),
-      faults: () => scheduler.faults(),
-      pinReasons: () => pins.reasons(),
+      generationTimes: () => scraped.get().scheduler.generationTimes(),
+      faults: () => scraped.get().scheduler.faults(),
+      pinReasons: () => scraped.get().pins.reasons(),
       diskThreshold: options.diskThreshold,
-      imageFilesystemUse: () => filesystemUse(),
+      imageFilesystemUse: () => scraped.get().filesystemUse(),
     },
   );
   const runtime = parts.connectRuntime(metrics.criObserver);
   const startedAt = new Date().toISOString();
-  let desired = initial;
-  let configError: { message: string; at: string } | null = null;
-  const supportOf = supportWatcher(logger);
-  let optedOut = optedOutOf(initial.entries);
-  let ungated = ungatedOf(initial.entries);
+  const config = new ConfigState(initial);
   const imageFilesystem = imageFilesystemOf(runtime, options.imageFsPath);
   const filesystemUse = imageFilesystemUse(imageFilesystem);
   // containerd's own API answers on the CRI socket; pins go through it (CRI cannot set them).
   const containerd = createContainerdClient({ endpoint: runtime.endpoint });
-  const pins = new PinKeeper({
-    enabled: options.pin,
-    budgetRatio: options.pinBudget,
-    runtime,
-    api: containerd,
-    probe: (criRuntimeName) => probeContainerd(containerd, { criRuntimeName }),
-    mountpoint: imageFilesystem,
-    entries: () =>
-      scheduler.entries().map((entry) => ({ key: entry.key, entry: pinEntryOf(entry, optedOut) })),
-    logger,
-    onPinPass: (result) => {
-      metrics.pinPassed(result);
-    },
-  });
 
+  // Passes settle only once the scheduler has started, by when `afterPass` is set, below.
+  const afterPass = new Later<(pass: SettledPass) => void>("what follows a pass");
   const scheduler = new WarmScheduler({
     runtime,
     nodeName: options.nodeName,
@@ -172,9 +150,22 @@ export async function startAgent(
     authFor: pullAuthFrom(keyring),
     logger,
     events: metrics.events,
-    onPassSettled: ({ images, pullsRunning }) => {
-      pins.request(images, { pullsRunning });
-      gate.publish();
+    onPassSettled: (pass) => {
+      afterPass.get()(pass);
+    },
+  });
+  const pins = new PinKeeper({
+    enabled: options.pin,
+    budgetRatio: options.pinBudget,
+    runtime,
+    api: containerd,
+    probe: (criRuntimeName) => probeContainerd(containerd, { criRuntimeName }),
+    mountpoint: imageFilesystem,
+    entries: () =>
+      scheduler.entries().map((entry) => ({ key: entry.key, entry: pinEntryOf(entry, config.optedOut) })),
+    logger,
+    onPinPass: (result) => {
+      metrics.pinPassed(result);
     },
   });
   const gate = new GateKeeper({
@@ -182,72 +173,44 @@ export async function startAgent(
     startedAt: new Date(startedAt),
     entries: () => scheduler.entries(),
     firstPassDone: () => scheduler.status().lastPass !== null,
-    ungated: () => ungated,
+    ungated: () => config.ungated,
     reporter: nodeGate?.reporter,
     logger,
     onOpened: (seconds) => {
       metrics.gateOpened(seconds);
     },
   });
-
-  const merge = entryMerger();
+  afterPass.set(({ images, pullsRunning }) => {
+    pins.request(images, { pullsRunning });
+    gate.publish();
+  });
   // Progress is keyed by `entryKey`, as the scheduler lists its pulls: no walk over the set.
   const progress = new PullProgressWatch(containerd, () => scheduler.pulling());
 
-  /** Everything but the entries: what probes and gauges read, without a walk over the set. */
-  const overview = (current: WarmStatus = scheduler.status()): StatusOverview => {
-    return {
-      warm: current.warm && current.lastPass !== null,
-      summary: current.counts,
-      runtime: { ...current.runtime, support: supportOf(current.runtime.name, current.runtime.version) },
-      pins: pins.status(),
-    };
-  };
-
-  const status = (): AgentStatus => {
-    const current = scheduler.status();
-    const { warm, summary, runtime: runtimeStatus, pins: pinsStatus } = overview(current);
-    return {
-      node: options.nodeName,
-      version: options.version,
-      startedAt,
-      generation: current.generation,
-      warm,
-      config: {
-        files: desired.files,
-        sets: desired.sets,
-        emptyFiles: desired.emptyFiles,
-        error: configError,
-      },
-      runtime: runtimeStatus,
-      lastPass: current.lastPass,
-      summary,
-      pins: pinsStatus,
-      gate: gate.status(),
-      entries: scheduler.entries().map(({ key, status }) => {
-        const pulling = status.state === "pulling" ? progress.entry(key) : null;
-        return merge(status, pins.entry(key, status.imageId ?? undefined), pulling);
-      }),
-    };
-  };
+  const statuses = statusView({
+    nodeName: options.nodeName,
+    version: options.version,
+    startedAt,
+    scheduler,
+    pins,
+    gate,
+    progress,
+    config,
+    supportOf: supportWatcher(logger),
+  });
+  scraped.set({ view: statuses, gate, scheduler, pins, filesystemUse });
   metrics.configReloaded(initial.generation);
 
   const view: AgentView = {
-    status,
-    health() {
-      return scheduler.health();
-    },
+    status: statuses.status,
+    health: () => scheduler.health(),
     gate: () => gate.state(),
-    readiness() {
-      if (options.readyWhen === "started") return { ok: true, reason: "started" };
-      const scheduled = scheduler.status();
-      const current = { ...overview(scheduled), generation: scheduled.generation };
-      return current.warm
-        ? { ok: true, reason: `warm at generation ${current.generation}` }
-        : { ok: false, reason: `not warm: ${current.summary.present}/${current.summary.total} present` };
-    },
+    readiness: () =>
+      readinessOf(options.readyWhen, () => {
+        const scheduled = scheduler.status();
+        return { ...statuses.overview(scheduled), generation: scheduled.generation };
+      }),
   };
-
   const server: StatusServer = await startStatusServer({
     host: options.host,
     port: options.port,
@@ -264,20 +227,14 @@ export async function startAgent(
   const watcher = watchDesiredState(
     [...options.configPaths],
     {
-      onChange(next) {
-        desired = next;
-        optedOut = optedOutOf(next.entries);
-        ungated = ungatedOf(next.entries);
-        configError = null;
-        metrics.configReloaded(next.generation);
-        logger.info({ generation: next.generation, entries: next.entries.length }, "image set changed");
-        scheduler.setDesired(next.entries, next.generation);
-      },
-      onError(error) {
-        configError = { message: error.message, at: new Date().toISOString() };
-        metrics.configFailed();
-        logger.error({ error: error.message }, "new image set is invalid; keeping the last good one");
-      },
+      ...reloadHandlers({
+        config,
+        metrics,
+        logger,
+        setDesired: (next) => {
+          scheduler.setDesired(next.entries, next.generation);
+        },
+      }),
       ...(parts.reader ? { reader: parts.reader } : {}),
     },
     initial.generation,
@@ -296,7 +253,7 @@ export async function startAgent(
 
   return {
     url: server.url,
-    status,
+    status: statuses.status,
     async stop(graceMs) {
       watcher.close();
       progress.stop();

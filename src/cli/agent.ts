@@ -1,11 +1,10 @@
 import { Command, Option } from "commander";
-import { createImageSetReader, workerParser } from "../imageset/index.ts";
-import type { HostPort } from "../reference/index.ts";
+import { agentOptionsOf, agentReader, waitForSignal, type AgentFlags } from "./agent-setup.ts";
 import { ExitCode, type CliContext } from "./context.ts";
-import { addDiskGuardOptions, percentOption, type DiskFlags } from "./disk-options.ts";
-import { addGateOptions, gateOptionsOf, type GateFlags } from "./gate-options.ts";
+import { addDiskGuardOptions, percentOption } from "./disk-options.ts";
+import { addGateOptions } from "./gate-options.ts";
 import { listenOption, probeAddress, probeListenOption } from "./listen-options.ts";
-import { addRegistryOptions, openRegistryAccess, type RegistryFlags } from "./registry-options.ts";
+import { addRegistryOptions, openRegistryAccess } from "./registry-options.ts";
 import {
   addRuntimeOptions,
   booleanValue,
@@ -13,46 +12,7 @@ import {
   PULL_TIMEOUT,
   positiveIntegerOption,
   repeatableOption,
-  type RuntimeFlags,
 } from "./options.ts";
-import { PREPULL_VERSION } from "./version.ts";
-
-interface AgentFlags extends RuntimeFlags, RegistryFlags, DiskFlags, GateFlags {
-  readonly config: string[];
-  readonly listen: HostPort;
-  /** Undefined when not given. */
-  readonly probeListen?: HostPort | "off";
-  readonly resync: number;
-  readonly concurrency: number;
-  readonly nodeName?: string;
-  readonly pullTimeout: number;
-  readonly spread: number;
-  readonly readyWhen: "started" | "warm";
-  readonly logLevel: string;
-  readonly shutdownGrace: number;
-  readonly runtimeGrace: number;
-  readonly pin: boolean;
-  /** Percent of the image filesystem. */
-  readonly pinBudget: number;
-}
-
-/**
- * Files up to this size (about 6,000 entries) are parsed on the main thread at start, in less
- * time than a parser worker takes to start; bigger ones still go to a worker, whose heap is capped.
- */
-const START_INLINE_BYTES = 256 * 1024;
-
-function waitForSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const onSignal = (signal: NodeJS.Signals): void => {
-      process.off("SIGTERM", onSignal);
-      process.off("SIGINT", onSignal);
-      resolve(signal);
-    };
-    process.on("SIGTERM", onSignal);
-    process.on("SIGINT", onSignal);
-  });
-}
 
 export function agentCommand(context: CliContext): Command {
   const command = new Command("agent")
@@ -156,41 +116,16 @@ export function agentCommand(context: CliContext): Command {
       import("../logging/index.ts"),
       import("./runtime.ts"),
     ]);
-    const { host, port } = flags.listen;
     const probe = probeAddress(flags.listen, flags.probeListen);
     const logger = createLogger({ level: flags.logLevel });
-    // One reader for the first load and every reload, so an unchanged file is never parsed twice.
-    // Reloads parse big files off the main thread, with a bounded heap, so the probes never stall;
-    // the first load has no probe to stall yet, and parses on this thread what a worker would take
-    // longer to start for than to parse.
-    const inWorker = workerParser();
-    const atStart = workerParser({ inlineBytes: START_INLINE_BYTES });
-    let starting = true;
-    const reader = createImageSetReader({
-      parse: (text, file) => (starting ? atStart : inWorker)(text, file),
-    });
+    const { reader, started } = agentReader();
     const desired = (await reader.read(flags.config)).state;
-    starting = false;
+    started();
     const registry = await openRegistryAccess(flags);
-    const options = {
-      configPaths: flags.config,
-      host,
-      port,
+    const options = agentOptionsOf(flags, context.io.env, {
       probe,
-      nodeName: flags.nodeName ?? defaultNodeName(context.io.env),
-      resyncMs: flags.resync,
-      concurrency: flags.concurrency,
-      pullTimeoutMs: flags.pullTimeout,
-      spreadMs: flags.spread,
-      diskThreshold: flags.diskThreshold / 100,
-      imageFsPath: flags.imageFsPath,
-      readyWhen: flags.readyWhen,
-      runtimeGraceMs: flags.runtimeGrace,
-      pin: flags.pin,
-      pinBudget: flags.pinBudget / 100,
-      gate: gateOptionsOf(flags, context.io.env),
-      version: PREPULL_VERSION,
-    };
+      defaultNodeName: () => defaultNodeName(context.io.env),
+    });
     const agent = await startAgent(desired, options, {
       connectRuntime: (observer) =>
         connectRuntime(flags, context.io.env, { pullTimeoutMs: flags.pullTimeout, observer }),

@@ -1,6 +1,6 @@
 import { Command } from "commander";
-import { ImageInventory, planEntry, type EntryPlan } from "../warm/index.ts";
-import { judgeGate } from "../gate/index.ts";
+import { ImageInventory } from "../warm/index.ts";
+import { checkNode } from "../gate/index.ts";
 import { loadDesiredState } from "../imageset/index.ts";
 import { ExitCode, type CliContext } from "./context.ts";
 import { addRuntimeOptions, outputOption, repeatableOption, type RuntimeFlags } from "./options.ts";
@@ -10,18 +10,6 @@ import { formatBytes } from "./units.ts";
 interface StatusFlags extends RuntimeFlags {
   readonly config?: string[];
   readonly output: "text" | "wide" | "json";
-}
-
-/**
- * What one entry lacks on this node, in the words the agent, warm and wait use: `drifted` when its
- * tag does not resolve to the intended digest here.
- */
-function describe(plan: EntryPlan): string {
-  if (plan.actions.length === 0) return "present";
-  return plan.actions
-    .map((action) => (action.type === "sync-tag" ? "drifted" : "missing"))
-    .filter((value, index, all) => all.indexOf(value) === index)
-    .join(",");
 }
 
 export function statusCommand(context: CliContext): Command {
@@ -57,25 +45,7 @@ export function statusCommand(context: CliContext): Command {
         );
         return;
       }
-      const plans = desired.entries.map((entry) => planEntry(entry, inventory));
-      const rows = plans.map((plan) => ({
-        image: plan.target.image,
-        state: describe(plan),
-        digest: plan.target.digest ?? null,
-        localDigest: plan.localDigest ?? null,
-      }));
-      const warm = plans.every((plan) => plan.actions.length === 0);
-      // What the readiness gate would say of the node as it is now (docs/readiness-gate.md).
-      const gate = judgeGate(
-        plans.map((plan, index) => ({
-          image: plan.target.image,
-          state:
-            plan.actions.length === 0 ? "present" : rows[index]?.state === "drifted" ? "drifted" : "pending",
-          errorKind: null,
-          gated: desired.entries[index]?.gate !== false,
-        })),
-        true,
-      );
+      const { entries: rows, warm, gate } = checkNode(desired.entries, inventory);
       context.io.stdout.write(
         flags.output === "json"
           ? JSON.stringify({ generation: desired.generation, warm, gate, entries: rows }, null, 2) + "\n"
