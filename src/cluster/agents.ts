@@ -5,7 +5,7 @@ import { formatAddress, type AgentAddress } from "./address.ts";
 import type { AgentReport } from "./report.ts";
 
 /** A status is a few hundred bytes per entry: an answer this large is no agent's, or a broken one. */
-export const MAX_STATUS_BYTES = 32 * 1024 * 1024;
+const MAX_STATUS_BYTES = 32 * 1024 * 1024;
 
 class TooLargeError extends Error {}
 

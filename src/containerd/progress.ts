@@ -20,7 +20,7 @@ export interface BlobRef {
 }
 
 /** More blobs than any image has; keeps one progress read bounded. */
-export const MAX_BLOBS = 512;
+const MAX_BLOBS = 512;
 
 /** containerd keys an ingest `<kind>-<digest>` (or `<name>@<digest>`): the digest ends it. */
 function ingestOf(ingests: readonly IngestStatus[], digest: string): IngestStatus | undefined {

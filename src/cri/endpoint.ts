@@ -2,13 +2,13 @@ import { existsSync } from "node:fs";
 import { InputError } from "../failure/index.ts";
 
 /** Sockets crictl tries when no endpoint is configured, in its order. */
-export const DEFAULT_RUNTIME_ENDPOINTS = [
+const DEFAULT_RUNTIME_ENDPOINTS = [
   "unix:///run/containerd/containerd.sock",
   "unix:///var/run/crio/crio.sock",
   "unix:///run/cri-dockerd.sock",
 ] as const;
 
-export class EndpointError extends InputError {
+class EndpointError extends InputError {
   constructor(message: string) {
     super(message, { source: "--runtime-endpoint" });
     this.name = "EndpointError";
@@ -33,7 +33,7 @@ export function normalizeEndpoint(endpoint: string): string {
   );
 }
 
-export function socketPathOf(endpoint: string): string {
+function socketPathOf(endpoint: string): string {
   return normalizeEndpoint(endpoint).slice("unix://".length);
 }
 

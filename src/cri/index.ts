@@ -1,10 +1,5 @@
 export { createCriClient, type CriClientOptions } from "./client.ts";
-export {
-  DEFAULT_RUNTIME_ENDPOINTS,
-  EndpointError,
-  normalizeEndpoint,
-  resolveRuntimeEndpoint,
-} from "./endpoint.ts";
+export { normalizeEndpoint, resolveRuntimeEndpoint } from "./endpoint.ts";
 export { classifyRuntimeError } from "./errors.ts";
 export { loadDescriptor, unaryCall } from "./grpc.ts";
 export type { CallObserver } from "./observer.ts";

@@ -13,7 +13,7 @@ export interface ProbeServer {
 }
 
 /** Connections the probe port keeps open at once; past it the oldest is closed for a newcomer. */
-export const PROBE_CONNECTIONS = 64;
+const PROBE_CONNECTIONS = 64;
 
 /**
  * The probe port: a listener of its own for kubelet's probes, apart from the main port, as

@@ -1,6 +1,6 @@
 export { ImageSetError, type DesiredState, type ImageSetDocument, type ImageSetEntry } from "./imageset.ts";
 export { DEFAULT_LIMITS, type ImageSetLimits } from "./limits.ts";
-export { desiredStateFromImages, generationOf, mergeImageSets } from "./merge.ts";
+export { desiredStateFromImages, mergeImageSets } from "./merge.ts";
 export { parseImageSet } from "./parse.ts";
 export { listImageSetFiles } from "./files.ts";
 export { readBoundedFile } from "./bounded-file.ts";

@@ -1,6 +1,6 @@
 import { isMap, isScalar, isSeq, type Pair, type YAMLMap } from "yaml";
-import { InputError } from "../failure/index.ts";
-import { InvalidReferenceError, parseReference, redactUserinfo } from "../reference/index.ts";
+import { InputError, redactUserinfo } from "../failure/index.ts";
+import { InvalidReferenceError, parseReference } from "../reference/index.ts";
 import type { ImageSetEntry } from "./imageset.ts";
 import { parseYamlDocuments } from "./parse.ts";
 

@@ -9,7 +9,7 @@ const SOURCES_SHOWN = 3;
  * The generation: a hash over the sorted (image, digest) pairs. An opt-out of pinning or gating
  * is part of the line only when present, so sets without one keep the generations they always had.
  */
-export function generationOf(entries: readonly ImageSetEntry[]): string {
+function generationOf(entries: readonly ImageSetEntry[]): string {
   const lines = entries
     .map(
       (entry) =>

@@ -1,11 +1,7 @@
 import { isMap, isSeq, LineCounter, parseAllDocuments, visit, type Document } from "yaml";
 import type { z } from "zod";
-import {
-  InvalidReferenceError,
-  parseReference,
-  redactUserinfo,
-  type ImageReference,
-} from "../reference/index.ts";
+import { InvalidReferenceError, parseReference, type ImageReference } from "../reference/index.ts";
+import { redactUserinfo } from "../failure/index.ts";
 import { ImageSetError, type ImageSetDocument, type ImageSetEntry } from "./imageset.ts";
 import { DEFAULT_LIMITS, type ImageSetLimits } from "./limits.ts";
 import { findExcessiveNesting } from "./nesting.ts";

@@ -9,7 +9,7 @@ const MAX_BODY_BYTES = 1024 * 1024;
 /** The API server's refusal (`kind: Status`), whose message names the missing permission. */
 const statusSchema = z.object({ message: z.string().optional(), reason: z.string().optional() });
 
-export class KubeApiError extends Error {
+class KubeApiError extends Error {
   /** The HTTP status the API server answered with; undefined when it did not answer. */
   readonly status: number | undefined;
 

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { formatHostPort } from "../reference/index.ts";
 
 /** Where kubelet mounts a pod's service account token, CA and namespace. */
-export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 
 /** How a pod reaches its API server, as client-go's rest.InClusterConfig finds it. */
 export interface InClusterConfig {

@@ -1,17 +1,11 @@
-export { connectKubeApi, KubeApiError, type KubeApi, type PatchType } from "./api.ts";
+export { connectKubeApi, type KubeApi, type PatchType } from "./api.ts";
 export { desiredAgents, parseDaemonSetName, type DaemonSetName } from "./daemonset.ts";
-export {
-  inClusterConfig,
-  NotInClusterError,
-  SERVICE_ACCOUNT_DIR,
-  type InClusterConfig,
-} from "./in-cluster.ts";
+export { inClusterConfig, NotInClusterError, type InClusterConfig } from "./in-cluster.ts";
 export {
   getNode,
   recordPodEvent,
   removeNodeTaint,
   setNodeCondition,
-  taintMatches,
   type NodeCondition,
   type NodeObject,
   type PodRef,

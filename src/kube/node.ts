@@ -65,7 +65,7 @@ export async function setNodeCondition(
 }
 
 /** Whether `taint` matches `wanted`: the same key, and the same effect when one is named. */
-export function taintMatches(taint: Taint, wanted: { key: string; effect?: string | undefined }): boolean {
+function taintMatches(taint: Taint, wanted: { key: string; effect?: string | undefined }): boolean {
   return taint.key === wanted.key && (wanted.effect === undefined || taint.effect === wanted.effect);
 }
 

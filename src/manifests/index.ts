@@ -1,16 +1,14 @@
 export { MANIFEST_LIMITS, MIB } from "./limits.ts";
 export { lintImages, RULE_IDS, SEVERITY_RANK, type Finding, type Severity } from "./lint.ts";
-export { pinManifest, pinnedImage, type PinChange, type PinResult } from "./pin.ts";
+export { pinManifest, type PinChange, type PinResult } from "./pin.ts";
 export {
-  defaultPullPolicy,
   scanManifests,
   type ManifestSource,
   type PullPolicy,
-  type ScanError,
   type ScannedImage,
   type ScanResult,
   workloadName,
 } from "./scan.ts";
-export { ManifestSourceError, readManifestSources } from "./sources.ts";
+export { readManifestSources } from "./sources.ts";
 export { WarmedImages } from "./warmed.ts";
 export { IGNORE_ANNOTATION, type ImageSource } from "./workloads.ts";

@@ -19,7 +19,7 @@ export interface PinResult {
 }
 
 /** The pinned form of a pod's image: its own string (with `:latest` made explicit) plus `@digest`. */
-export function pinnedImage(image: string, digest: string): string {
+function pinnedImage(image: string, digest: string): string {
   return `${kubeletImageString(image)}@${digest}`;
 }
 

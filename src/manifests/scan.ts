@@ -58,13 +58,13 @@ export interface ScanResult {
  * for `latest`, explicit or implied by a reference with neither tag nor digest; `IfNotPresent`
  * otherwise, digest-only references included.
  */
-export function defaultPullPolicy(reference: ImageReference | undefined): PullPolicy {
+function defaultPullPolicy(reference: ImageReference | undefined): PullPolicy {
   if (reference === undefined) return "IfNotPresent";
   return effectiveTag(reference) === DEFAULT_TAG ? "Always" : "IfNotPresent";
 }
 
 /** The name a node's runtime resolves for a pod's image: normalised, with kubelet's `:latest`. */
-export function nodeImageName(reference: ImageReference): string {
+function nodeImageName(reference: ImageReference): string {
   return formatReference(withDefaultTag(reference));
 }
 

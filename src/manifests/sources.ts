@@ -9,7 +9,7 @@ import type { ManifestSource } from "./scan.ts";
 const MANIFEST_FILE = /\.(ya?ml|json)$/;
 const HELM_CHART_FILE = "Chart.yaml";
 
-export class ManifestSourceError extends InputError {
+class ManifestSourceError extends InputError {
   constructor(message: string, source: string) {
     super(message, { source });
     this.name = "ManifestSourceError";

@@ -29,7 +29,7 @@ export const DEFAULT_BACKOFF: Readonly<Record<FailureKind, BackoffPolicy>> = {
  * costs one manifest HEAD, which registries do not count as a pull, so it is asked again
  * moderately often instead of at a missing image's slow pace.
  */
-export const DRIFT_BACKOFF: BackoffPolicy = { initialMs: 30_000, maxMs: 10 * 60_000 };
+const DRIFT_BACKOFF: BackoffPolicy = { initialMs: 30_000, maxMs: 10 * 60_000 };
 
 /** Every retry pace an entry can be on. */
 export interface RetryPolicies {

@@ -48,7 +48,7 @@ export function entryKey(entry: Pick<WarmTarget, "image" | "digest">): string {
   return `${entry.image}\u0000${entry.digest ?? ""}`;
 }
 
-export function initialEntry(target: WarmTarget): EntryRecord {
+function initialEntry(target: WarmTarget): EntryRecord {
   return {
     key: entryKey(target),
     target,

@@ -9,7 +9,6 @@ export type {
 } from "./ports.ts";
 export { ImageInventory, recordedDigest } from "./inventory.ts";
 export {
-  canonicalImage,
   digestName,
   effectiveTag,
   planEntry,

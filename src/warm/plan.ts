@@ -1,4 +1,4 @@
-import { effectiveTag, formatReference, repositoryName, type ImageReference } from "../reference/index.ts";
+import { effectiveTag, repositoryName, type ImageReference } from "../reference/index.ts";
 import { recordedDigest, type ImageInventory } from "./inventory.ts";
 
 /** One image of the desired set, as pods write it, with the digest it should be at. */
@@ -64,11 +64,6 @@ export function planEntry(target: WarmTarget, inventory: ImageInventory): EntryP
     if (!tagDigestOk) actions.push({ type: "sync-tag", image: tagName(reference, tag), digest });
   }
   return { target, actions, localDigest: byDigest === undefined ? undefined : digest };
-}
-
-/** The canonical string an entry is recorded under, for reports. */
-export function canonicalImage(target: WarmTarget): string {
-  return formatReference(target.reference);
 }
 
 /** The plan downloads content: more than a tag sync of an image the node holds. */

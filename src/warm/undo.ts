@@ -12,7 +12,7 @@ type Runtime = Pick<ImageRuntime, "imageStatus" | "removeImage">;
  * last layer and creating the image record). Where nothing is found at once, look again after
  * these pauses (3.1 s in all) before calling the pull gone.
  */
-export const STOPPED_PULL_RECHECKS_MS: readonly number[] = [100, 200, 400, 800, 1600];
+const STOPPED_PULL_RECHECKS_MS: readonly number[] = [100, 200, 400, 800, 1600];
 
 /**
  * The filesystem crossed the threshold during the pull. Whatever the pull left behind is removed

@@ -40,7 +40,11 @@ export interface Cluster {
    */
   addNode(
     name: string,
-    options?: { sandboxImage?: string; kubeletConfig?: Record<string, unknown>; containerdParentDir?: string },
+    options?: {
+      sandboxImage?: string;
+      kubeletConfig?: Record<string, unknown>;
+      containerdParentDir?: string;
+    },
   ): Promise<KubeNode>;
   /** Pushes an image that runs the test workload, with optional extra data layers. */
   pushWorkloadImage(
