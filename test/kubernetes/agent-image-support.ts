@@ -5,6 +5,7 @@ import { basename, dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { stringify } from "yaml";
+import type { AgentStatus } from "../../src/http/index.ts";
 import type { PushedImage } from "../sandbox/index.ts";
 import { isReady, waitFor, type Cluster, type List, type Pod } from "./harness/index.ts";
 
@@ -227,4 +228,20 @@ export async function readyAgentPod(cluster: Cluster, other?: string): Promise<P
   });
   if (found === undefined) throw new Error("no agent pod");
   return found;
+}
+
+/**
+ * The agent's status once every entry is pinned: the pin pass follows the pass that warmed the
+ * set, so a status read the moment the set is warm may not show its pins yet.
+ */
+export async function pinnedStatus(read: () => Promise<AgentStatus>): Promise<AgentStatus> {
+  let status: AgentStatus | undefined;
+  await waitFor("the agent's pin pass to pin every entry", async () => {
+    status = await read();
+    return status.entries.length > 0 && status.entries.every((entry) => entry.pinned === true);
+  }).catch((error: unknown) => {
+    throw new Error(`${String(error)}; last status: ${JSON.stringify(status)}`, { cause: error });
+  });
+  if (status === undefined) throw new Error("no status");
+  return status;
 }

@@ -12,6 +12,7 @@ import {
   compileCacheUse,
   imageSetOf,
   median,
+  pinnedStatus,
   processStartMs,
   readyAgentPod,
   sharedMountDir,
@@ -133,7 +134,10 @@ describe("the agent's image, built from the Dockerfile, as the DaemonSet of depl
     expect(status.config.sets).toEqual(["agent-image-test"]);
     expect(status.runtime.reachable).toBe(true);
     expect(status.summary).toMatchObject({ present: 2, failed: 0, total: 2 });
-    expect(status.entries.map((entry) => entry.pinned)).toEqual([true, true]);
+    expect((await pinnedStatus(() => statusOf(pod))).entries.map((entry) => entry.pinned)).toEqual([
+      true,
+      true,
+    ]);
     expect(await pinnedOnNode()).toEqual(
       expect.arrayContaining(warmed.map((w) => `${w.repository}@${w.digest}`)),
     );
@@ -254,7 +258,7 @@ describe("the agent's image, built from the Dockerfile, as the DaemonSet of depl
     const status = await warmStatus(pod);
     expect(status.entries.map((entry) => entry.digest)).toEqual(expect.arrayContaining(set));
     // The pins the old pod set are still there, and the new pod reports them as its own.
-    expect(status.entries.every((entry) => entry.pinned === true)).toBe(true);
+    await pinnedStatus(() => statusOf(pod));
     expect(await pinnedOnNode()).toEqual(pinnedBefore);
     expect(status.entries.every((entry) => entry.state === "present" && entry.lastPullSeconds === null)).toBe(
       true,

@@ -66,7 +66,11 @@ describe("deploy/ applied server-side to kube-apiserver v1.37", () => {
           hostPathVolumes: Object.keys(variant.hostPaths).sort(),
         });
 
-        await waitFor("the DaemonSet's pod", async () => (await agentPods()).length === 1);
+        // The DaemonSet controller makes the pod; the scheduler binds it to the node a moment later.
+        await waitFor("the DaemonSet's pod to be scheduled", async () => {
+          const pods = await agentPods();
+          return pods.length === 1 && pods[0]?.spec?.nodeName !== undefined;
+        });
         const [pod] = await agentPods();
         expect(pod?.spec?.nodeName).toBe(cluster.node.name);
         expect(pod?.spec?.containers[0]?.image).toBe(agentImage);

@@ -8,6 +8,7 @@ import {
   AGENT_SELECTOR,
   buildAgentImage,
   imageSetOf,
+  pinnedStatus,
   readyAgentPod,
   sharedMountDir,
   type BuiltImage,
@@ -197,7 +198,8 @@ describe("charts/prepull on a real cluster, as users install it", () => {
       expect(output).toContain(`helm test ${RELEASE} -n ${NAMESPACE} --logs`);
       const pod = await readyAgentPod(cluster);
       expect(pod.spec?.containers[0]?.image).toBe(image.reference);
-      const status = await warmFor(pod, apps.length);
+      await warmFor(pod, apps.length);
+      const status = await pinnedStatus(() => statusOf(pod));
       expect(status.config.sets).toEqual([SET]);
       expect(status.entries.map((entry) => [entry.state, entry.pinned])).toEqual(
         apps.map(() => ["present", true]),
@@ -273,7 +275,8 @@ describe("charts/prepull on a real cluster, as users install it", () => {
       expect(output).toMatch(/STATUS: deployed\s+REVISION: 2/);
       const pod = await readyAgentPod(cluster, old.metadata?.name);
       expect(pod.spec?.containers[0]?.image).toBe(next);
-      const status = await warmFor(pod, apps.length + 1);
+      await warmFor(pod, apps.length + 1);
+      const status = await pinnedStatus(() => statusOf(pod));
       const entry = (image: PushedImage): AgentStatus["entries"][number] | undefined =>
         status.entries.find((candidate) => candidate.digest === image.digest);
       // What the old pod warmed was still there: the new one pulled nothing of it.
