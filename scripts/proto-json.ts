@@ -14,7 +14,14 @@ const PROTO_DIR = fileURLToPath(new URL("../proto/", import.meta.url));
 /** Each descriptor file of proto/, with the .proto files (relative to proto/) it is built from. */
 export const DESCRIPTORS: Readonly<Record<string, readonly string[]>> = {
   "cri.json": ["cri.proto"],
-  "containerd.json": ["containerd/images.proto", "containerd/content.proto", "containerd/version.proto"],
+  "containerd.json": [
+    "containerd/images.proto",
+    "containerd/content.proto",
+    "containerd/version.proto",
+    "containerd/streaming.proto",
+    "containerd/transfer.proto",
+    "containerd/transfer-types.proto",
+  ],
 };
 
 /**
