@@ -4,10 +4,16 @@ import { classifyRuntimeError, loadDescriptor, normalizeEndpoint, unaryCall } fr
 import type { CallOptions } from "../warm/index.ts";
 import { ClassifiedError } from "../failure/index.ts";
 import type { PinStore } from "../pins/index.ts";
-import { CRI_NAMESPACE, UnsupportedApiError, type ContainerdApi, type ImageRecord } from "./types.ts";
-
-/** proto/containerd/*.proto as a descriptor, built by scripts/proto-json.ts: no text to parse. */
-const DESCRIPTOR = new URL("../../proto/containerd.json", import.meta.url);
+import { DESCRIPTOR } from "./any.ts";
+import type { ImageStore } from "../bundle/ports.ts";
+import { importArchive } from "./transfer-import.ts";
+import {
+  CRI_NAMESPACE,
+  UnsupportedApiError,
+  type ContainerdApi,
+  type ImageRecord,
+  type ImageTarget,
+} from "./types.ts";
 
 export interface ContainerdClientOptions {
   readonly endpoint: string;
@@ -38,6 +44,15 @@ const schemas = {
   statuses: z.object({ statuses: z.array(wireStatus) }),
 };
 
+function wireTarget(target: ImageTarget): object {
+  return {
+    media_type: target.mediaType,
+    digest: target.digest,
+    size: target.size,
+    annotations: target.annotations,
+  };
+}
+
 function toRecord(wire: z.infer<typeof wireImage>): ImageRecord {
   const target = wire.target ?? { media_type: "", digest: "", size: 0, annotations: {} };
   return {
@@ -50,6 +65,13 @@ function toRecord(wire: z.infer<typeof wireImage>): ImageRecord {
       annotations: target.annotations,
     },
   };
+}
+
+/** Create found a record of that name: it is updated instead. */
+class RecordExistsError extends ClassifiedError {
+  constructor(method: string, name: string | undefined) {
+    super("runtime", `${method} ${name ?? ""}: already exists`);
+  }
 }
 
 let cachedPackage: grpc.GrpcObject | undefined;
@@ -86,6 +108,23 @@ export function createContainerdClient(options: ContainerdClientOptions) {
     credentials,
     channelOptions,
   );
+  const streaming = new (service("containerd.services.streaming.v1.Streaming"))(
+    endpoint,
+    credentials,
+    channelOptions,
+  );
+  const transfer = new (service("containerd.services.transfer.v1.Transfer"))(
+    endpoint,
+    credentials,
+    channelOptions,
+  );
+  const metadata = (): grpc.Metadata => {
+    const value = new grpc.Metadata();
+    value.set("containerd-namespace", namespace);
+    return value;
+  };
+  const unsupported = (method: string): UnsupportedApiError =>
+    new UnsupportedApiError(`${method}: the runtime at ${endpoint} does not serve containerd's API`);
 
   async function call<S extends z.ZodType>(
     client: grpc.Client,
@@ -96,16 +135,19 @@ export function createContainerdClient(options: ContainerdClientOptions) {
   ): Promise<z.infer<S>> {
     const { signal } = callOptions;
     const context = { method, endpoint, image: callOptions.subject };
-    const metadata = new grpc.Metadata();
-    metadata.set("containerd-namespace", namespace);
     const deadline = new Date(Date.now() + (callOptions.timeoutMs ?? callTimeoutMs));
-    const { error, response } = await unaryCall({ client, method, request, metadata, deadline, signal });
+    const { error, response } = await unaryCall({
+      client,
+      method,
+      request,
+      metadata: metadata(),
+      deadline,
+      signal,
+    });
     if (error !== null) {
       if (signal?.aborted) throw signal.reason as Error;
-      if (error.code === grpc.status.UNIMPLEMENTED)
-        throw new UnsupportedApiError(
-          `${method}: the runtime at ${endpoint} does not serve containerd's API`,
-        );
+      if (error.code === grpc.status.UNIMPLEMENTED) throw unsupported(method);
+      if (error.code === grpc.status.ALREADY_EXISTS) throw new RecordExistsError(method, context.image);
       throw classifyRuntimeError(error, context);
     }
     const parsed = schema.safeParse(response);
@@ -146,12 +188,7 @@ export function createContainerdClient(options: ContainerdClientOptions) {
         image: {
           name,
           labels,
-          target: {
-            media_type: target.mediaType,
-            digest: target.digest,
-            size: target.size,
-            annotations: target.annotations,
-          },
+          target: wireTarget(target),
         },
         update_mask: { paths: Object.keys(labels).map((key) => `labels.${key}`) },
       };
@@ -159,6 +196,44 @@ export function createContainerdClient(options: ContainerdClientOptions) {
       if (answer.image === null)
         throw new ClassifiedError("runtime", `Update ${name}: containerd returned no image`);
       return toRecord(answer.image);
+    },
+
+    async putImage(record, callOptions = {}) {
+      // As CRI records a pull (createOrUpdateImageReference): create, or point the existing
+      // record at the target and mark it CRI's, leaving its other labels (pins) alone.
+      const image = { name: record.name, labels: record.labels, target: wireTarget(record.target) };
+      const subject = { ...callOptions, subject: record.name };
+      try {
+        await call(images, "Create", { image }, schemas.image, subject);
+      } catch (error) {
+        if (!(error instanceof RecordExistsError)) throw error;
+        const paths = ["target", ...Object.keys(record.labels).map((key) => `labels.${key}`)];
+        await call(images, "Update", { image, update_mask: { paths } }, schemas.image, subject);
+      }
+    },
+
+    async deleteImage(name, callOptions = {}) {
+      const request = call(images, "Delete", { name, sync: false }, z.unknown(), {
+        ...callOptions,
+        subject: name,
+      });
+      await notFoundAs(request, undefined);
+    },
+
+    async importArchive(archive, importOptions) {
+      const method = "Transfer";
+      let error: grpc.ServiceError | null;
+      try {
+        error = await importArchive({ streaming, transfer, metadata }, archive, importOptions);
+      } catch (thrown) {
+        // The stream itself failed (containerd 1.6 has no streaming service), or the archive did.
+        if ((thrown as Partial<grpc.ServiceError>).code === undefined) throw thrown;
+        error = thrown as grpc.ServiceError;
+      }
+      if (error === null) return;
+      if (importOptions.signal?.aborted) throw importOptions.signal.reason as Error;
+      if (error.code === grpc.status.UNIMPLEMENTED) throw unsupported(method);
+      throw classifyRuntimeError(error, { method, endpoint, image: importOptions.name });
     },
 
     async contentSize(digest, callOptions = {}) {
@@ -173,9 +248,7 @@ export function createContainerdClient(options: ContainerdClientOptions) {
     },
 
     close() {
-      images.close();
-      content.close();
-      version.close();
+      for (const client of [images, content, version, streaming, transfer]) client.close();
     },
-  } satisfies ContainerdApi & PinStore<ImageRecord>;
+  } satisfies ContainerdApi & PinStore<ImageRecord> & ImageStore;
 }

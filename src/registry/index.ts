@@ -1,5 +1,6 @@
 export {
   createRegistryClient,
+  MAX_INDEX_DEPTH,
   type RegistryClient,
   type RegistryClientOptions,
   type RegistryLogger,
@@ -22,3 +23,20 @@ export {
 } from "./keyring.ts";
 export { nodePlatform, type Platform } from "./platform.ts";
 export { pullAuthFrom, type RegistryPullAuth } from "./pull-auth.ts";
+export {
+  isIndex,
+  parseManifestDocument,
+  sha256Digest,
+  type ImageIndex,
+  type ImageManifest,
+  type ManifestDocument,
+} from "./documents.ts";
+export { selectManifest } from "./platform.ts";
+export { platformMatches } from "./platform.ts";
+export {
+  type BlobFetchOptions,
+  type ContentDescriptor,
+  type ContentFetcher,
+  type FetchedManifest,
+  type FetchOptions,
+} from "./content.ts";

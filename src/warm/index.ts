@@ -1,7 +1,11 @@
 export type {
   CallOptions,
+  ContentSource,
   ImageFilesystemUsage,
+  ImageImporter,
   ImageRuntime,
+  ImportOutcome,
+  ImportRequest,
   PullAuth,
   PullOptions,
   RuntimeImage,

@@ -59,3 +59,24 @@ export interface ImageRuntime {
   imageFsInfo(options?: CallOptions): Promise<ImageFilesystemUsage[]>;
   close(): void;
 }
+
+/** Where an entry's content came from when prepull put it on the node. */
+export type ContentSource = "bundle" | "registry";
+
+export interface ImportRequest {
+  /** The entry, as pods write it (for messages). */
+  readonly image: string;
+  readonly digest: string;
+  /** The names pods use, recorded at `digest` as a pull records them: `N@D`, and `N:T`. */
+  readonly names: readonly string[];
+}
+
+export type ImportOutcome =
+  | { readonly imported: true; readonly bundle: string; readonly bytes: number }
+  /** No bundle holds the image (or the runtime cannot import): the entry is pulled instead. */
+  | { readonly imported: false; readonly reason: string };
+
+/** Puts images on the node from bundles instead of a registry (`--bundles`, `warm --from`). */
+export interface ImageImporter {
+  importImage(request: ImportRequest, options?: CallOptions): Promise<ImportOutcome>;
+}

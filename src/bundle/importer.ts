@@ -1,0 +1,91 @@
+import { randomUUID } from "node:crypto";
+import { errorMessage, isClassifiedError } from "../failure/index.ts";
+import type { Platform } from "../registry/index.ts";
+import type { ImageImporter, ImportOutcome } from "../warm/index.ts";
+import type { BundleCatalog } from "./catalog.ts";
+import { IncompleteImageError, imageClosure, type BlobDescriptor } from "./closure.ts";
+import { importStream } from "./import-stream.ts";
+import type { ImageStore } from "./ports.ts";
+
+/** CRI marks the records of images it pulled so; an imported image is recorded the same way. */
+const CRI_IMAGE_LABEL = { "io.cri-containerd.image": "managed" };
+/** The record an import stores its archive's index under until the image's own names exist. */
+const STAGING_PREFIX = "import.prepull.dev/staging";
+
+export interface BundleImporterOptions {
+  /** The bundles to look in now (read again each call, so a bundle added later is found). */
+  readonly catalog: () => Promise<BundleCatalog>;
+  readonly store: ImageStore;
+  readonly platform: Platform;
+  readonly timeoutMs: number;
+  /** Set once the runtime turned out not to import (containerd 1.6): every call says why. */
+  readonly onUnavailable?: (reason: string) => void;
+  readonly onProgress?: (image: string, bytes: number) => void;
+}
+
+/**
+ * Imports entries from bundles into containerd and names them as a pull would. Per entry: the
+ * first bundle holding its digest, the blobs the node's platform needs (read and checked), the
+ * ones containerd lacks streamed through its transfer service (unpacked), then the records a
+ * CRI pull creates — `N@D`, `N:T` and the image id — pointed at the digest, and the staging record
+ * removed. Only the digest the lock names is imported, whatever else the bundle holds.
+ */
+export function createBundleImporter(options: BundleImporterOptions): ImageImporter {
+  let unavailable: string | undefined;
+
+  async function missingBlobs(
+    blobs: readonly BlobDescriptor[],
+    signal?: AbortSignal,
+  ): Promise<BlobDescriptor[]> {
+    const stored = await Promise.all(
+      blobs.map((blob) => options.store.contentSize(blob.digest, signal ? { signal } : {})),
+    );
+    return blobs.filter((blob, index) => stored[index] !== blob.size);
+  }
+
+  return {
+    async importImage(request, callOptions = {}): Promise<ImportOutcome> {
+      if (unavailable !== undefined) return { imported: false, reason: unavailable };
+      const catalog = await options.catalog();
+      const source = await catalog.find(request.digest);
+      if (source === undefined) return { imported: false, reason: `no bundle holds ${request.digest}` };
+      const { signal } = callOptions;
+      let closure;
+      try {
+        closure = await imageClosure(source, request.digest, options.platform);
+      } catch (error) {
+        if (error instanceof IncompleteImageError) return { imported: false, reason: error.message };
+        throw error;
+      }
+      const carried = await missingBlobs(closure.blobs, signal);
+      const staging = `${STAGING_PREFIX}/${randomUUID()}:import`;
+      let bytes = 0;
+      try {
+        await options.store.importArchive(importStream(source, closure.top, carried), {
+          name: staging,
+          platform: options.platform,
+          timeoutMs: callOptions.timeoutMs ?? options.timeoutMs,
+          ...(signal ? { signal } : {}),
+          onSent: (sent) => {
+            bytes += sent;
+            options.onProgress?.(request.image, bytes);
+          },
+        });
+        const target = { ...closure.top, annotations: {} };
+        const names = [...request.names, ...(closure.configDigest ? [closure.configDigest] : [])];
+        for (const name of names) await options.store.putImage({ name, target, labels: CRI_IMAGE_LABEL });
+      } catch (error) {
+        if (isClassifiedError(error) && error.name === "UnsupportedApiError") {
+          unavailable = `the runtime cannot import bundles (${errorMessage(error)}); containerd 1.7 or later can`;
+          options.onUnavailable?.(unavailable);
+          return { imported: false, reason: unavailable };
+        }
+        throw error;
+      } finally {
+        // The names now hold the content; the staging record only held it during the import.
+        await options.store.deleteImage(staging).catch(() => undefined);
+      }
+      return { imported: true, bundle: source.path, bytes };
+    },
+  };
+}
