@@ -19,8 +19,8 @@ describe("the /v1/status contract", () => {
   it("reads a real (older) agent's document whole: nothing it sends is outside the schema", () => {
     const parsed = agentStatusSchema.parse(real);
     // Unknown fields would be dropped, so equality means the schema names every field. The
-    // document predates empty-file reports, support levels, pins and the gate: `prepull wait`
-    // reads such an agent with those unknown.
+    // document predates empty-file reports, support levels, pins, the gate and entry sources:
+    // `prepull wait` reads such an agent with those unknown.
     expect(parsed).toEqual({
       ...real,
       config: { ...(real.config as object), emptyFiles: [] },
@@ -33,7 +33,13 @@ describe("the /v1/status contract", () => {
         budgetBytes: null,
       },
       gate: null,
-      entries: real.entries.map((entry) => ({ ...entry, pinned: null, pinReason: null, progress: null })),
+      entries: real.entries.map((entry) => ({
+        ...entry,
+        pinned: null,
+        pinReason: null,
+        progress: null,
+        source: null,
+      })),
     });
     expect(parsed.entries.map((entry) => entry.state)).toEqual(["present", "present", "drifted", "failed"]);
     expect(parsed.entries[3]?.errorKind).toBe("not_found");

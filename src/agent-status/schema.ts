@@ -27,6 +27,8 @@ const entryStatusSchema = z.object({
   nextRetryAt: time.nullable(),
   /** Where the registry's tag points now, for a drifted entry. */
   registryDigest: z.string().nullable(),
+  /** Where prepull got the content from; null when the node already held it. */
+  source: z.enum(["bundle", "registry"]).nullable().default(null),
   /** Whether kubelet's image GC skips the entry's image; null while pinning is unavailable or unknown. */
   pinned: z.boolean().nullable().default(null),
   /** Why it is pinned or not (`pinned`, `pinned-elsewhere`, `budget`, `opted-out`, `absent`). */
@@ -72,6 +74,8 @@ export const agentStatusSchema = z.object({
         note: z.string().nullable(),
         pinning: z.boolean(),
         artifacts: z.boolean(),
+        /** Bundles can be imported (containerd 1.7 on); older agents do not say. */
+        imports: z.boolean().default(false),
       })
       .nullable()
       .default(null),

@@ -10,6 +10,7 @@ import {
 } from "../http/index.ts";
 import { watchDesiredState, type DesiredState, type ImageSetReader } from "../imageset/index.ts";
 import { pinEntryOf, PinKeeper } from "../pins/index.ts";
+import { bundleImporter } from "./bundles.ts";
 import type { DeadlineAction } from "../gate/index.ts";
 import { pullAuthFrom, type CredentialKeyring, type RegistryClient } from "../registry/index.ts";
 import {
@@ -55,6 +56,10 @@ export interface AgentOptions {
     readonly deadlineMs: number | null;
     readonly atDeadline: DeadlineAction;
   } & NodeGateConfig;
+  /** Bundles (or directories of them) to import locked entries from (docs/bundles.md). */
+  readonly bundles: readonly string[];
+  /** Never pull from a registry: what no bundle holds fails `not_found`. */
+  readonly offline: boolean;
   readonly version: string;
 }
 
@@ -139,7 +144,8 @@ export async function startAgent(
         logger.warn({ imageFsPath: options.imageFsPath ?? null }, message);
       },
     }),
-    ...(registry
+    ...bundleImporter(options, containerd, logger),
+    ...(registry && !options.offline
       ? {
           resolveTag: async (reference, signal) =>
             (await registry.resolve(reference, signal ? { signal } : {})).digest,

@@ -14,6 +14,7 @@ const status: EntryStatus = {
   message: null,
   nextRetryAt: null,
   registryDigest: null,
+  source: null,
 };
 
 describe("the agent's entry merger", () => {

@@ -66,6 +66,46 @@ async function fingerprint(path: string): Promise<string | undefined> {
  */
 export class BundleReader {
   readonly #cache = new Map<string, { fingerprint: string; source: LayoutSource }>();
+  readonly #paths: readonly string[];
+  readonly #maxAgeMs: number;
+  readonly #onProblem: ((problem: BundleProblem) => void) | undefined;
+  #current: { at: number; catalog: Promise<BundleCatalog> } | undefined;
+  #reported = new Set<string>();
+
+  /**
+   * `maxAgeMs`: how long one look at the bundles serves (a pass asks for every entry it imports);
+   * `onProblem` hears of each unreadable bundle once, until it changes.
+   */
+  constructor(
+    paths: readonly string[],
+    options: { maxAgeMs?: number; onProblem?: (problem: BundleProblem) => void } = {},
+  ) {
+    this.#paths = paths;
+    this.#maxAgeMs = options.maxAgeMs ?? 5_000;
+    this.#onProblem = options.onProblem;
+  }
+
+  /** The bundles as they are now, looked at again once the last look is `maxAgeMs` old. */
+  catalog(): Promise<BundleCatalog> {
+    const now = performance.now();
+    if (this.#current === undefined || now - this.#current.at > this.#maxAgeMs) {
+      const catalog = this.open(this.#paths).then((opened) => {
+        const reported = new Set<string>();
+        for (const problem of opened.problems) {
+          const key = `${problem.path}\n${problem.message}`;
+          reported.add(key);
+          if (!this.#reported.has(key)) this.#onProblem?.(problem);
+        }
+        this.#reported = reported;
+        return opened;
+      });
+      this.#current = { at: now, catalog };
+      catalog.catch(() => {
+        this.#current = undefined;
+      });
+    }
+    return this.#current.catalog;
+  }
 
   async open(paths: readonly string[]): Promise<BundleCatalog> {
     const sources: LayoutSource[] = [];

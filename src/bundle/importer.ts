@@ -57,11 +57,10 @@ export function createBundleImporter(options: BundleImporterOptions): ImageImpor
         if (error instanceof IncompleteImageError) return { imported: false, reason: error.message };
         throw error;
       }
-      const carried = await missingBlobs(closure.blobs, signal);
       const staging = `${STAGING_PREFIX}/${randomUUID()}:import`;
       let bytes = 0;
-      try {
-        await options.store.importArchive(importStream(source, closure.top, carried), {
+      const importCarrying = (carried: readonly BlobDescriptor[]): Promise<void> =>
+        options.store.importArchive(importStream(source, closure.top, carried), {
           name: staging,
           platform: options.platform,
           timeoutMs: callOptions.timeoutMs ?? options.timeoutMs,
@@ -71,12 +70,21 @@ export function createBundleImporter(options: BundleImporterOptions): ImageImpor
             options.onProgress?.(request.image, bytes);
           },
         });
+      try {
+        try {
+          await importCarrying(await missingBlobs(closure.blobs, signal));
+        } catch (error) {
+          // Blobs an interrupted import left behind belong to no image: containerd's garbage
+          // collector may take them between the look and the import. Then carry them all.
+          if (!(isClassifiedError(error) && error.kind === "not_found") || signal?.aborted) throw error;
+          await importCarrying(closure.blobs);
+        }
         const target = { ...closure.top, annotations: {} };
         const names = [...request.names, ...(closure.configDigest ? [closure.configDigest] : [])];
         for (const name of names) await options.store.putImage({ name, target, labels: CRI_IMAGE_LABEL });
       } catch (error) {
         if (isClassifiedError(error) && error.name === "UnsupportedApiError") {
-          unavailable = `the runtime cannot import bundles (${errorMessage(error)}); containerd 1.7 or later can`;
+          unavailable = `bundles cannot be imported: ${errorMessage(error)}`;
           options.onUnavailable?.(unavailable);
           return { imported: false, reason: unavailable };
         }

@@ -1,13 +1,14 @@
 import type { AgentOptions } from "../agent/index.ts";
 import { createImageSetReader, workerParser, type ImageSetReader } from "../imageset/index.ts";
 import type { HostPort } from "../reference/index.ts";
+import type { BundleFlags } from "./bundle-import.ts";
 import type { DiskFlags } from "./disk-options.ts";
 import { gateOptionsOf, type GateFlags } from "./gate-options.ts";
 import type { RuntimeFlags } from "./options.ts";
 import type { RegistryFlags } from "./registry-options.ts";
 import { PREPULL_VERSION } from "./version.ts";
 
-export interface AgentFlags extends RuntimeFlags, RegistryFlags, DiskFlags, GateFlags {
+export interface AgentFlags extends RuntimeFlags, RegistryFlags, DiskFlags, GateFlags, BundleFlags {
   readonly config: string[];
   readonly listen: HostPort;
   /** Undefined when not given. */
@@ -80,6 +81,8 @@ export function agentOptionsOf(
     pin: flags.pin,
     pinBudget: flags.pinBudget / 100,
     gate: gateOptionsOf(flags, env),
+    bundles: flags.bundles ?? [],
+    offline: flags.offline,
     version: PREPULL_VERSION,
   };
 }

@@ -1,6 +1,7 @@
 import { Command, Option } from "commander";
 import { agentOptionsOf, agentReader, waitForSignal, type AgentFlags } from "./agent-setup.ts";
 import { ExitCode, type CliContext } from "./context.ts";
+import { addBundleOptions } from "./bundle-import.ts";
 import { addDiskGuardOptions, percentOption } from "./disk-options.ts";
 import { addGateOptions } from "./gate-options.ts";
 import { listenOption, probeAddress, probeListenOption } from "./listen-options.ts";
@@ -109,6 +110,7 @@ export function agentCommand(context: CliContext): Command {
   addRegistryOptions(command);
   addDiskGuardOptions(command);
   addGateOptions(command);
+  addBundleOptions(command, "--bundles");
   return command.action(async (flags: AgentFlags) => {
     // The daemon's modules load only when it runs, keeping the other commands quick to start.
     const [{ defaultNodeName, startAgent }, { createLogger }, { connectRuntime }] = await Promise.all([

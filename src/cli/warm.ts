@@ -3,6 +3,7 @@ import { InputError } from "../failure/index.ts";
 import { desiredStateFromImages, loadDesiredState, type DesiredState } from "../imageset/index.ts";
 import { createDiskGuard, imageFilesystemOf, warmOnce, type EntryResult } from "../warm/index.ts";
 import { ExitCode, UsageError, type CliContext } from "./context.ts";
+import { addBundleOptions, openBundleImporter, type BundleFlags } from "./bundle-import.ts";
 import { addDiskGuardOptions, type DiskFlags } from "./disk-options.ts";
 import { failureLine } from "./failure-text.ts";
 import { addRegistryOptions, openRegistryAccess, type RegistryFlags } from "./registry-options.ts";
@@ -21,7 +22,7 @@ import { formatBytes, formatSeconds, roundSeconds } from "./units.ts";
 /** How often a long pull's bytes may be printed. */
 const PROGRESS_LINE_MS = 2_000;
 
-interface WarmFlags extends RuntimeFlags, RegistryFlags, DiskFlags {
+interface WarmFlags extends RuntimeFlags, RegistryFlags, DiskFlags, BundleFlags {
   readonly config?: string[];
   readonly concurrency: number;
   readonly pullTimeout: number;
@@ -37,6 +38,9 @@ export function warmCommand(context: CliContext): Command {
       "Warm images on this node once and report. Each IMAGE is written exactly as pods write it " +
         "(name[:tag][@digest]). Present images are not pulled again; name:tag@digest pulls the digest and " +
         "records the tag only if the registry's tag still points at that digest.\n\n" +
+        "With --from, locked entries are imported from bundles (prepull bundle, skopeo oci-archive:, " +
+        "ctr images export) through containerd's transfer service first; what no bundle holds is pulled, " +
+        "or fails not_found with --offline.\n\n" +
         "Exit status: 0 when every image is present, 1 when any failed or drifted, 2 on usage or input errors.",
     )
     .argument("[image...]", "image references as pods write them")
@@ -53,6 +57,7 @@ export function warmCommand(context: CliContext): Command {
   addRuntimeOptions(command);
   addRegistryOptions(command);
   addDiskGuardOptions(command);
+  addBundleOptions(command, "--from");
   return command.action(async (images: string[], flags: WarmFlags) => {
     const desired = await desiredState(images, flags.config);
     if (flags.timeout !== undefined) {
@@ -71,7 +76,9 @@ export function warmCommand(context: CliContext): Command {
     // bytes of a long pull every few seconds where containerd's content store can tell them.
     const progress = flags.output !== "json";
     const pulling = new Set<string>();
-    const containerd = progress ? createContainerdClient({ endpoint: runtime.endpoint }) : undefined;
+    const importing = flags.from !== undefined;
+    const containerd =
+      progress || importing ? createContainerdClient({ endpoint: runtime.endpoint }) : undefined;
     const watch = containerd && new PullProgressWatch(containerd, () => [...pulling]);
     let shown = "";
     const printer = setInterval(() => {
@@ -87,7 +94,25 @@ export function warmCommand(context: CliContext): Command {
     watch?.start();
     let done = 0;
     try {
+      const warning = (message: string): void => {
+        context.io.stderr.write(`warning: ${message}\n`);
+      };
+      const importer =
+        containerd && importing
+          ? await openBundleImporter({
+              paths: flags.from ?? [],
+              store: containerd,
+              timeoutMs: pullTimeoutMs,
+              onProblem: (problem) => {
+                warning(problem.message);
+              },
+              onUnavailable: warning,
+            })
+          : undefined;
+      const online = !flags.offline;
       const results = await warmOnce(desired.entries, {
+        ...(importer ? { importer } : {}),
+        offline: !online,
         runtime,
         concurrency: flags.concurrency,
         pullTimeoutMs,
@@ -96,10 +121,14 @@ export function warmCommand(context: CliContext): Command {
           mountpoint: imageFilesystemOf(runtime, flags.imageFsPath),
           onUnavailable: (message) => context.io.stderr.write(`warning: ${message}\n`),
         }),
-        resolveTag: async (reference, signal) =>
-          (await registry.client.resolve(reference, signal ? { signal } : {})).digest,
-        sizeOf: async (reference, signal) =>
-          (await registry.client.resolve(reference, { withSize: true, signal })).platformSize,
+        ...(online
+          ? {
+              resolveTag: async (reference, signal) =>
+                (await registry.client.resolve(reference, signal ? { signal } : {})).digest,
+              sizeOf: async (reference, signal) =>
+                (await registry.client.resolve(reference, { withSize: true, signal })).platformSize,
+            }
+          : {}),
         authFor: pullAuthFrom(registry.keyring),
         onPulling: (target) => pulling.add(target.image),
         onResult: (result) => {
@@ -107,7 +136,7 @@ export function warmCommand(context: CliContext): Command {
           done += 1;
           if (progress) {
             context.io.stderr.write(
-              `[${done}/${desired.entries.length}] ${result.outcome.padEnd(7)} ${result.image} (${formatSeconds(result.seconds)})\n`,
+              `[${done}/${desired.entries.length}] ${result.outcome.padEnd(7)} ${result.image} (${formatSeconds(result.seconds)}${result.source === "bundle" ? ", from a bundle" : ""})\n`,
             );
           }
         },
@@ -156,6 +185,7 @@ function formatJson(results: readonly EntryResult[]): string {
     errorKind: r.errorKind ?? null,
     message: r.message ?? null,
     registryDigest: r.registryDigest ?? null,
+    source: r.source ?? null,
   }));
   const warm = results.every((r) => r.outcome === "present" || r.outcome === "pulled");
   return JSON.stringify({ warm, images }, null, 2) + "\n";
@@ -168,6 +198,7 @@ function formatText(results: readonly EntryResult[], wide: boolean): string {
     wide ? (r.digest ?? "-") : shortDigest(r.digest),
     formatBytes(r.size),
     formatSeconds(r.seconds),
+    r.source ?? "-",
   ]);
   const details = results
     .filter((r) => r.message !== undefined)
@@ -176,7 +207,11 @@ function formatText(results: readonly EntryResult[], wide: boolean): string {
   for (const r of results) counts.set(r.outcome, (counts.get(r.outcome) ?? 0) + 1);
   const summary = [...counts].map(([outcome, n]) => `${n} ${outcome}`).join(", ");
   return (
-    formatTable(["IMAGE", "RESULT", "DIGEST", "SIZE", "TIME"], rows, wide ? {} : { maxWidth: TABLE_WIDTH }) +
+    formatTable(
+      ["IMAGE", "RESULT", "DIGEST", "SIZE", "TIME", "SOURCE"],
+      rows,
+      wide ? {} : { maxWidth: TABLE_WIDTH },
+    ) +
     (details.length > 0 ? "\n" + details.join("") : "") +
     `\n${results.length} image${results.length === 1 ? "" : "s"}: ${summary}\n`
   );

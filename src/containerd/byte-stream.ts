@@ -6,6 +6,9 @@ const MAX_CHUNK = 32 * 1024;
 const DATA = "containerd.types.transfer.Data";
 const WINDOW_UPDATE = "containerd.types.transfer.WindowUpdate";
 
+/** The receiving side ended or failed the stream; its own answer says why. */
+export class StreamClosedError extends Error {}
+
 /**
  * Sends `source` over a containerd byte stream the way containerd's own writer does: `Data`
  * messages of at most 32 KiB, never more than the receiver's window allows (it grants more with
@@ -27,7 +30,10 @@ export async function sendByteStream(
     wake?.();
   };
   const onEnd = (error?: Error): void => {
-    failure ??= error ?? new Error("containerd closed the import stream before the archive was sent");
+    failure ??= new StreamClosedError(
+      error?.message ?? "containerd closed the import stream before the archive was sent",
+      { cause: error },
+    );
     wake?.();
   };
   const onClose = (): void => {

@@ -232,7 +232,11 @@ export function createContainerdClient(options: ContainerdClientOptions) {
       }
       if (error === null) return;
       if (importOptions.signal?.aborted) throw importOptions.signal.reason as Error;
-      if (error.code === grpc.status.UNIMPLEMENTED) throw unsupported(method);
+      if (error.code === grpc.status.UNIMPLEMENTED) {
+        throw new UnsupportedApiError(
+          `the runtime at ${endpoint} has no transfer service to import with (containerd 1.7 or later has)`,
+        );
+      }
       throw classifyRuntimeError(error, { method, endpoint, image: importOptions.name });
     },
 

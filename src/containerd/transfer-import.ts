@@ -3,7 +3,7 @@ import * as grpc from "@grpc/grpc-js";
 import type { ArchiveImportOptions } from "../bundle/ports.ts";
 import { unaryCall } from "../cri/index.ts";
 import { loadAnyCodec, type WireAny } from "./any.ts";
-import { sendByteStream } from "./byte-stream.ts";
+import { sendByteStream, StreamClosedError } from "./byte-stream.ts";
 
 export interface TransferClients {
   readonly streaming: grpc.Client;
@@ -35,6 +35,9 @@ export async function importArchive(
   const open = (clients.streaming as unknown as Record<string, StreamMethod>).Stream;
   if (open === undefined) throw new Error("gRPC method Stream is missing from the proto");
   const stream = open.call(clients.streaming, clients.metadata(), { deadline });
+  // Errors reach the sender and the acknowledgement through their own listeners; a cancelled
+  // stream still emits one after they are gone, which must not crash the process.
+  stream.on("error", () => undefined);
   const cancelStream = (): void => {
     stream.cancel();
   };
@@ -73,7 +76,10 @@ export async function importArchive(
     } catch (error) {
       stream.cancel();
       const answer = await transfer.catch(() => undefined);
-      if (answer?.error != null && !isCancel(answer.error)) return answer.error;
+      // containerd stopped reading: its answer says why. Otherwise the archive failed (a refused blob).
+      if (error instanceof StreamClosedError && answer?.error != null && !isCancel(answer.error)) {
+        return answer.error;
+      }
       throw error;
     }
     const answer = await transfer;

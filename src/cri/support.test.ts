@@ -10,15 +10,16 @@ describe("runtimeSupport", () => {
       note: null,
       pinning: true,
       artifacts: true,
+      imports: true,
     });
     expect(runtimeSupport("containerd", "2.2.0", today).level).toBe("supported");
   });
 
-  it("says containerd 1.6 is past its end of life and lacks pins and artifacts", () => {
+  it("says containerd 1.6 is past its end of life and lacks pins, artifacts and imports", () => {
     const support = runtimeSupport("containerd", "1.6.20~ds1", today);
     expect(support).toMatchObject({ level: "end_of_life", pinning: false, artifacts: false });
     expect(support.note).toBe(
-      "containerd 1.6 reached end of life on 2025-08-23; upgrade to containerd 2.x (this version lacks pins and OCI artifacts)",
+      "containerd 1.6 reached end of life on 2025-08-23; upgrade to containerd 2.x (this version lacks pins, OCI artifacts and bundle imports)",
     );
   });
 

@@ -14,6 +14,8 @@ export interface RuntimeSupport {
   readonly pinning: boolean;
   /** OCI artifacts (non-image config, non-layer blobs) can be pulled through CRI. */
   readonly artifacts: boolean;
+  /** Bundles can be imported: containerd's transfer service with an import stream (1.7 on). */
+  readonly imports: boolean;
 }
 
 interface ContainerdLine {
@@ -47,23 +49,33 @@ export function runtimeSupport(
       note: `${runtimeName} ${runtimeVersion} is used through CRI only and is not tested by prepull; pins and pull progress are containerd features`,
       pinning: false,
       artifacts: false,
+      imports: false,
     };
   }
   const atLeast = (major: number, minor: number): boolean =>
     version.major > major || (version.major === major && version.minor >= minor);
-  const features = { pinning: atLeast(1, 7), artifacts: atLeast(2, 1) };
+  const features = { pinning: atLeast(1, 7), artifacts: atLeast(2, 1), imports: atLeast(1, 7) };
   const line = CONTAINERD_LINES.find(
     (known) => known.major === version.major && known.minor === version.minor,
   );
   const ended = !atLeast(1, 6) || (line?.endOfLife !== undefined && new Date(line.endOfLife) <= today);
   if (!ended) return { level: "supported", note: null, ...features };
   const since = line?.endOfLife === undefined ? "" : ` on ${line.endOfLife}`;
-  const missing = [features.pinning ? "" : "pins", features.artifacts ? "" : "OCI artifacts"].filter(Boolean);
+  const missing = [
+    features.pinning ? "" : "pins",
+    features.artifacts ? "" : "OCI artifacts",
+    features.imports ? "" : "bundle imports",
+  ].filter(Boolean);
   return {
     level: "end_of_life",
     note:
       `containerd ${version.major}.${version.minor} reached end of life${since}; upgrade to containerd 2.x` +
-      (missing.length === 0 ? "" : ` (this version lacks ${missing.join(" and ")})`),
+      (missing.length === 0 ? "" : ` (this version lacks ${listOf(missing)})`),
     ...features,
   };
+}
+
+/** `a`, `a and b`, `a, b and c`. */
+function listOf(items: readonly string[]): string {
+  return items.length <= 1 ? items.join("") : `${items.slice(0, -1).join(", ")} and ${items.at(-1) ?? ""}`;
 }

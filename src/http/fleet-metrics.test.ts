@@ -141,6 +141,7 @@ describe("the fleet metrics", () => {
         errorKind,
         message: undefined,
         registryDigest: undefined,
+        source: undefined,
       });
     };
     const before = await samples(metrics.registry);

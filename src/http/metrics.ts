@@ -140,6 +140,13 @@ export function createAgentMetrics(
     help: "Compressed bytes of the images pulled.",
     registers,
   });
+  const warmed = new Counter({
+    name: "prepull_warmed_total",
+    help: "Entries prepull put on the node, by where the content came from (bundle or registry).",
+    labelNames: ["source"],
+    registers,
+  });
+  for (const from of ["bundle", "registry"]) warmed.inc({ source: from }, 0);
   const passes = new Counter({
     name: "prepull_passes_total",
     help: "Warm passes, by result.",
@@ -180,6 +187,7 @@ export function createAgentMetrics(
     events: {
       onPull(result) {
         pulls.inc({ result: result.outcome });
+        if (result.outcome === "pulled" && result.source !== undefined) warmed.inc({ source: result.source });
         if (result.outcome === "failed" || result.outcome === "blocked") {
           pullFailures.inc({ kind: result.errorKind ?? "runtime" });
         }

@@ -26,6 +26,7 @@ function scheduled(
       message: null,
       nextRetryAt: null,
       registryDigest: null,
+      source: null,
       ...status,
     },
   };

@@ -26,6 +26,7 @@ function result(image: string, fields: Partial<EntryResult>): EntryResult {
     errorKind: undefined,
     message: undefined,
     registryDigest: undefined,
+    source: undefined,
     ...fields,
   };
 }

@@ -65,6 +65,7 @@ function initialEntry(target: WarmTarget): EntryRecord {
       message: null,
       nextRetryAt: null,
       registryDigest: null,
+      source: null,
     },
   };
 }
@@ -117,6 +118,7 @@ export function transition(entry: EntryRecord, event: EntryEvent, context: Trans
         message: null,
         nextRetryAt: null,
         registryDigest: null,
+        source: result.source ?? entry.status.source,
       },
       0,
       undefined,

@@ -1,7 +1,7 @@
 import { ClassifiedError, errorMessage, type FailureKind, isClassifiedError } from "../failure/index.ts";
 import { kubeletImageString, repositoryName, type ImageReference } from "../reference/index.ts";
 import { recordedDigest } from "./inventory.ts";
-import type { ImageRuntime, PullAuth, RuntimeImage } from "./ports.ts";
+import type { ContentSource, ImageImporter, ImageRuntime, PullAuth, RuntimeImage } from "./ports.ts";
 import { digestName, effectiveTag, tagName, type EntryPlan, type WarmAction } from "./plan.ts";
 
 /** Where a tag points in the registry now; the registry client in production. */
@@ -15,6 +15,10 @@ export interface WarmDependencies {
   readonly authFor?: (reference: ImageReference) => PullAuth | undefined;
   readonly pullTimeoutMs: number;
   readonly signal?: AbortSignal;
+  /** Bundles to import locked entries from before any pull (`--bundles`, `warm --from`). */
+  readonly importer?: ImageImporter;
+  /** Never pull from a registry: what no bundle holds fails `not_found`. */
+  readonly offline?: boolean;
 }
 
 /** `blocked`: the disk guard kept (or stopped) the pull; the error kind is `disk`. */
@@ -35,6 +39,8 @@ export interface EntryResult {
   readonly message: string | undefined;
   /** Where the registry's tag points now, when it differs from the intended digest. */
   readonly registryDigest: string | undefined;
+  /** Where the content came from, when this work put it on the node. */
+  readonly source: ContentSource | undefined;
 }
 
 class DriftError extends Error {
@@ -67,6 +73,7 @@ export async function executeEntryPlan(plan: EntryPlan, deps: WarmDependencies):
       ...(auth ? { auth } : {}),
     });
   };
+  let source: ContentSource | undefined;
   const finish = (
     outcome: EntryOutcome,
     fields: Partial<
@@ -83,10 +90,20 @@ export async function executeEntryPlan(plan: EntryPlan, deps: WarmDependencies):
     errorKind: fields.errorKind,
     message: fields.message,
     registryDigest: fields.registryDigest,
+    source,
   });
 
   try {
+    const imported = await importFromBundle(plan, deps);
+    if (imported === true) {
+      source = "bundle";
+      return finish("pulled", await verify(plan, deps));
+    }
+    if (deps.offline === true && plan.actions.length > 0) {
+      throw new ClassifiedError("not_found", `${target.image}: ${offlineReason(plan, imported)}`);
+    }
     for (const action of plan.actions) await runAction(action, target.reference, deps, pull);
+    if (pulls.length > 0) source = "registry";
     const verified = await verify(plan, deps);
     return finish(pulls.length > 0 ? "pulled" : "present", verified);
   } catch (error) {
@@ -95,6 +112,39 @@ export async function executeEntryPlan(plan: EntryPlan, deps: WarmDependencies):
     }
     return finish("failed", failureOf(error));
   }
+}
+
+/** The names a pull of the entry records: `N@D`, and `N:T` when the entry has a tag. */
+function recordedNames(target: EntryPlan["target"], digest: string): string[] {
+  const tag = effectiveTag(target.reference);
+  return [
+    digestName(target.reference, digest),
+    ...(tag === undefined ? [] : [tagName(target.reference, tag)]),
+  ];
+}
+
+/**
+ * Imports a locked entry that needs work from a bundle holding its digest: true when imported,
+ * else why not (undefined when no bundle was asked). Its tag is recorded at the locked digest
+ * without asking a registry: in an air gap the lock is the authority on where the tag points.
+ */
+async function importFromBundle(plan: EntryPlan, deps: WarmDependencies): Promise<true | string | undefined> {
+  const { target } = plan;
+  if (deps.importer === undefined || target.digest === undefined || plan.actions.length === 0)
+    return undefined;
+  const outcome = await deps.importer.importImage(
+    { image: target.image, digest: target.digest, names: recordedNames(target, target.digest) },
+    { timeoutMs: deps.pullTimeoutMs, ...(deps.signal ? { signal: deps.signal } : {}) },
+  );
+  return outcome.imported ? true : outcome.reason;
+}
+
+function offlineReason(plan: EntryPlan, importReason: string | undefined): string {
+  const why =
+    plan.target.digest === undefined
+      ? "not locked (bundles are imported by digest)"
+      : (importReason ?? "not on the node");
+  return `${why}, and no registry is used (offline)`;
 }
 
 async function runAction(

@@ -182,6 +182,7 @@ function unfinished(
     errorKind,
     message,
     registryDigest: undefined,
+    source: undefined,
   };
 }
 
@@ -204,5 +205,6 @@ function presentResult(plan: EntryPlan, inventory: ImageInventory): EntryResult 
     errorKind: undefined,
     message: undefined,
     registryDigest: undefined,
+    source: undefined,
   };
 }

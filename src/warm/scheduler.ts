@@ -17,7 +17,7 @@ import { InFlightWork } from "./in-flight.ts";
 import { startWarmPass, type PassHooks, type SizeLookup, type StartedPass } from "./pass.ts";
 import { PassTrigger } from "./pass-trigger.ts";
 import type { WarmTarget } from "./plan.ts";
-import type { ImageRuntime, PullAuth, RuntimeImage } from "./ports.ts";
+import type { ImageImporter, ImageRuntime, PullAuth, RuntimeImage } from "./ports.ts";
 import { RuntimeContact } from "./runtime-contact.ts";
 import type { HealthVerdict, RuntimeStatus } from "./runtime-health.ts";
 import type { EntryStatus } from "./state.ts";
@@ -38,6 +38,8 @@ export interface WarmSchedulerOptions {
   readonly sizeOf?: SizeLookup;
   readonly authFor?: (reference: ImageReference) => PullAuth | undefined;
   readonly diskGuard?: DiskGuard;
+  readonly importer?: ImageImporter;
+  readonly offline?: boolean;
   readonly retry?: RetryPolicies;
   readonly events?: WarmLoopEvents;
   readonly logger?: WarmLogger;
@@ -219,7 +221,7 @@ export class WarmScheduler {
     this.#inFlight.track(
       work
         .then((results) => {
-          const pulled = results.some((result) => result.pulls.length > 0);
+          const pulled = results.some((result) => result.pulls.length > 0 || result.source === "bundle");
           this.#options.onPassSettled?.({
             images: quiet && !pulled ? pass.images : undefined,
             pullsRunning: !this.#inFlight.idle,

@@ -28,4 +28,6 @@ export interface EntryStatus {
   readonly nextRetryAt: string | null;
   /** Where the registry's tag points now, for a drifted entry. */
   readonly registryDigest: string | null;
+  /** Where prepull got the content from (a bundle or a registry); null when it was already there. */
+  readonly source: "bundle" | "registry" | null;
 }

@@ -24,6 +24,7 @@ const stoppedPull: EntryResult = {
   errorKind: "disk",
   message: "stopped",
   registryDigest: undefined,
+  source: undefined,
 };
 
 /**
