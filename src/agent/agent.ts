@@ -10,7 +10,7 @@ import {
 } from "../http/index.ts";
 import { watchDesiredState, type DesiredState, type ImageSetReader } from "../imageset/index.ts";
 import { pinEntryOf, PinKeeper } from "../pins/index.ts";
-import { bundleImporter } from "./bundles.ts";
+import { agentBundles } from "./bundles.ts";
 import type { DeadlineAction } from "../gate/index.ts";
 import { pullAuthFrom, type CredentialKeyring, type RegistryClient } from "../registry/index.ts";
 import {
@@ -126,6 +126,7 @@ export async function startAgent(
   const filesystemUse = imageFilesystemUse(imageFilesystem);
   // containerd's own API answers on the CRI socket; pins go through it (CRI cannot set them).
   const containerd = createContainerdClient({ endpoint: runtime.endpoint });
+  const bundles = agentBundles(options, containerd, logger);
 
   // Passes settle only once the scheduler has started, by when `afterPass` is set, below.
   const afterPass = new Later<(pass: SettledPass) => void>("what follows a pass");
@@ -144,7 +145,7 @@ export async function startAgent(
         logger.warn({ imageFsPath: options.imageFsPath ?? null }, message);
       },
     }),
-    ...bundleImporter(options, containerd, logger),
+    ...bundles.pass,
     ...(registry && !options.offline
       ? {
           resolveTag: async (reference, signal) =>
@@ -229,6 +230,10 @@ export async function startAgent(
   scheduler.start();
   progress.start();
   gate.start();
+  const stopBundleWatch = bundles.watch(() => {
+    const retried = scheduler.retryNow("not_found");
+    logger.info({ retried }, "bundles changed; entries no bundle held are tried again now");
+  });
 
   const watcher = watchDesiredState(
     [...options.configPaths],
@@ -262,6 +267,7 @@ export async function startAgent(
     status: statuses.status,
     async stop(graceMs) {
       watcher.close();
+      stopBundleWatch();
       progress.stop();
       gate.stop();
       await scheduler.stop(graceMs);

@@ -1,19 +1,34 @@
 import { BundleReader, createBundleImporter, type ImageStore } from "../bundle/index.ts";
+import { errorMessage } from "../failure/index.ts";
 import { nodePlatform } from "../registry/index.ts";
 import type { ImageImporter, WarmLogger } from "../warm/index.ts";
 import type { AgentOptions } from "./agent.ts";
 
+/** How often the agent looks for bundles added to (or removed from) its directories. */
+const BUNDLE_POLL_MS = 5_000;
+
+export interface AgentBundles {
+  /** The scheduler's bundle options. */
+  readonly pass: { importer?: ImageImporter; offline: boolean };
+  /**
+   * Polls the bundles; when they change, `onChange` runs (the agent retries entries no bundle
+   * held). Returns the stop function.
+   */
+  watch(onChange: () => void): () => void;
+}
+
 /**
- * The scheduler's bundle options: an importer over `--bundles`, read again at most every few
- * seconds (an operator adds a bundle to the directory; the next pass finds it), and `offline`.
+ * An importer over `--bundles`, and a watch on them: an operator drops a bundle into the
+ * directory and the entries that waited for it are tried within seconds, not at their next retry.
  * Unreadable bundles and a runtime that cannot import are logged once each.
  */
-export function bundleImporter(
+export function agentBundles(
   options: Pick<AgentOptions, "bundles" | "offline" | "pullTimeoutMs">,
   store: ImageStore,
   logger: WarmLogger,
-): { importer?: ImageImporter; offline: boolean } {
-  if (options.bundles.length === 0) return { offline: options.offline };
+): AgentBundles {
+  if (options.bundles.length === 0)
+    return { pass: { offline: options.offline }, watch: () => () => undefined };
   const reader = new BundleReader(options.bundles, {
     onProblem: (problem) => {
       logger.warn({ bundle: problem.path }, `bundle not used: ${problem.message}`);
@@ -28,5 +43,24 @@ export function bundleImporter(
       logger.warn({ bundles: options.bundles }, reason);
     },
   });
-  return { importer, offline: options.offline };
+  return {
+    pass: { importer, offline: options.offline },
+    watch(onChange) {
+      const look = (): void => {
+        reader.changed().then(
+          (changed) => {
+            if (changed) onChange();
+          },
+          (error: unknown) => {
+            logger.warn({ bundles: options.bundles, err: errorMessage(error) }, "cannot read the bundles");
+          },
+        );
+      };
+      look();
+      const timer = setInterval(look, BUNDLE_POLL_MS).unref();
+      return () => {
+        clearInterval(timer);
+      };
+    },
+  };
 }

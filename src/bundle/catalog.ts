@@ -85,6 +85,22 @@ export class BundleReader {
     this.#onProblem = options.onProblem;
   }
 
+  #signature: string | undefined;
+
+  /**
+   * Whether the bundles changed (one added, removed or rewritten) since the last call; the first
+   * call only takes note. A change also ends the cached look, so the next import sees it.
+   */
+  async changed(): Promise<boolean> {
+    const paths = await bundlePaths(this.#paths);
+    const prints = await Promise.all(paths.map(fingerprint));
+    const signature = paths.map((path, index) => `${path}=${String(prints[index])}`).join("\n");
+    const changed = this.#signature !== undefined && signature !== this.#signature;
+    this.#signature = signature;
+    if (changed) this.#current = undefined;
+    return changed;
+  }
+
   /** The bundles as they are now, looked at again once the last look is `maxAgeMs` old. */
   catalog(): Promise<BundleCatalog> {
     const now = performance.now();

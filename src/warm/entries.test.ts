@@ -126,6 +126,24 @@ describe("EntryBook", () => {
     expect(second?.retryAt).toBe(Date.now() + 2 * policy.initialMs);
   });
 
+  it("makes entries that failed with one kind due now on request, and leaves the others backing off", () => {
+    const entries = book();
+    const [missing, refused] = [target("reg.example/missing:v1"), target("reg.example/refused:v1")];
+    entries.replace([missing, refused]);
+    const fail = (entry: WarmTarget, errorKind: "not_found" | "auth") =>
+      entries.apply(entryKey(entry), {
+        type: "finished",
+        result: result(entry.image, { errorKind, message: errorKind }),
+      });
+    fail(missing, "not_found");
+    fail(refused, "auth");
+    expect(entries.retryNow("not_found")).toBe(1);
+    expect(entries.isDue(entryKey(missing))).toBe(true);
+    expect(entries.get(entryKey(missing))?.status).toMatchObject({ state: "failed", nextRetryAt: null });
+    expect(entries.isDue(entryKey(refused))).toBe(false);
+    expect(entries.retryNow("not_found")).toBe(0);
+  });
+
   it("retries a drifted entry on the drift policy, not on not_found's", () => {
     const entries = book();
     const api = target("reg.example/api:v1", D1);

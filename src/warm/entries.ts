@@ -211,6 +211,22 @@ export class EntryBook {
     return next;
   }
 
+  /**
+   * Makes entries that failed with `kind` due now (something they lacked may have arrived, such
+   * as a bundle); they keep their state until tried. Returns how many were waiting.
+   */
+  retryNow(kind: FailureKind): number {
+    const now = this.#clock.now();
+    let count = 0;
+    for (const [key, entry] of this.#entries) {
+      if (entry.status.errorKind !== kind || entry.retryAt <= now) continue;
+      this.#entries.set(key, { ...entry, retryAt: 0, status: { ...entry.status, nextRetryAt: null } });
+      count += 1;
+    }
+    if (count > 0) this.#changed();
+    return count;
+  }
+
   get(key: string): EntryRecord | undefined {
     return this.#entries.get(key);
   }

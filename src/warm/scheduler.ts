@@ -1,6 +1,5 @@
 import PQueue from "p-queue";
 import type { RetryPolicies } from "./backoff.ts";
-import type { DiskGuard } from "./disk-guard.ts";
 import {
   EntryBook,
   entryKey,
@@ -12,20 +11,22 @@ import {
 } from "./entries.ts";
 import { GenerationStart } from "./generation-start.ts";
 import { GenerationTiming, type GenerationTimes } from "./generation-timing.ts";
-import type { EntryResult, TagResolver } from "./execute.ts";
+import type { EntryResult } from "./execute.ts";
 import { InFlightWork } from "./in-flight.ts";
-import { startWarmPass, type PassHooks, type SizeLookup, type StartedPass } from "./pass.ts";
+import { startWarmPass, type PassDependencies, type PassHooks, type StartedPass } from "./pass.ts";
 import { PassTrigger } from "./pass-trigger.ts";
 import type { WarmTarget } from "./plan.ts";
-import type { ImageImporter, ImageRuntime, PullAuth, RuntimeImage } from "./ports.ts";
+import type { RuntimeImage } from "./ports.ts";
 import { RuntimeContact } from "./runtime-contact.ts";
 import type { HealthVerdict, RuntimeStatus } from "./runtime-health.ts";
 import type { EntryStatus } from "./state.ts";
 import { logFinished, type WarmLogger, type WarmLoopEvents } from "./events.ts";
-import type { ImageReference } from "../reference/index.ts";
+import type { FailureKind } from "../failure/index.ts";
 
-export interface WarmSchedulerOptions {
-  readonly runtime: ImageRuntime;
+/** The pass's runtime, registry, disk and bundle parts, handed to every pass as they are. */
+type PassParts = Omit<PassDependencies, "slots" | "signal">;
+
+export interface WarmSchedulerOptions extends PassParts {
   readonly nodeName: string;
   readonly concurrency: number;
   readonly pullTimeoutMs: number;
@@ -34,12 +35,6 @@ export interface WarmSchedulerOptions {
   readonly spreadMs: number;
   /** How long the runtime may stay unreachable before `health()` fails. */
   readonly runtimeGraceMs: number;
-  readonly resolveTag?: TagResolver;
-  readonly sizeOf?: SizeLookup;
-  readonly authFor?: (reference: ImageReference) => PullAuth | undefined;
-  readonly diskGuard?: DiskGuard;
-  readonly importer?: ImageImporter;
-  readonly offline?: boolean;
   readonly retry?: RetryPolicies;
   readonly events?: WarmLoopEvents;
   readonly logger?: WarmLogger;
@@ -125,6 +120,13 @@ export class WarmScheduler {
     this.#timing.observe(this.#book.counts());
     this.#start.took(generation);
     if (this.#started) this.#trigger.request();
+  }
+
+  /** Tries entries that failed with `kind` now instead of at their next retry. */
+  retryNow(kind: FailureKind): number {
+    const count = this.#book.retryNow(kind);
+    if (count > 0 && this.#started) this.#trigger.request();
+    return count;
   }
 
   start(): void {

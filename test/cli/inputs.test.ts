@@ -233,9 +233,9 @@ describe("numbers for scripts", () => {
 
 describe("one error style", () => {
   it("commander's own errors and ours share the prefix", async () => {
-    const unknown = await runPrepull(["warm", "--frob"]);
+    const unknown = await runPrepull(["warm", "--bogus-flag"]);
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toBe("prepull: usage: unknown option '--frob'\n");
+    expect(unknown.stderr).toBe("prepull: usage: unknown option '--bogus-flag'\n");
     const both = await runMain(["warm", "--config", join(dir, "good.yaml"), "127.0.0.1:1/a:1"]);
     expect(both.code).toBe(2);
     expect(both.stderr).toMatch(/^prepull: usage: warm takes either IMAGE arguments or --config/);
