@@ -1,22 +1,21 @@
 import { writeFile } from "node:fs/promises";
 import { Command, InvalidArgumentError, Option } from "commander";
-import PQueue from "p-queue";
-import { errorMessage, InputError, isClassifiedError } from "../failure/index.ts";
 import {
-  checkLock,
+  checkLockPlan,
   listImageSetFiles,
-  lockImageSet,
-  mergeImageSets,
-  parseImageSet,
+  lockSetFiles,
+  planLock,
   readBoundedFile,
-  selectEntries,
-  type ImageSetEntry,
+  resolveTags,
 } from "../imageset/index.ts";
-import { effectiveTag, withDefaultTag } from "../reference/index.ts";
-import type { RegistryClient } from "../registry/index.ts";
 import { ExitCode, UsageError, type CliContext } from "./context.ts";
 import { failureLine } from "./failure-text.ts";
-import { addRegistryOptions, openRegistryAccess, type RegistryFlags } from "./registry-options.ts";
+import {
+  addRegistryOptions,
+  digestResolver,
+  openRegistryAccess,
+  type RegistryFlags,
+} from "./registry-options.ts";
 import { positiveIntegerOption } from "./options.ts";
 import { formatTable, shortDigest, TABLE_WIDTH } from "./table.ts";
 
@@ -31,35 +30,6 @@ interface LockFlags extends RegistryFlags {
   readonly update: boolean;
   readonly allowUnlocked: boolean;
   readonly concurrency: number;
-}
-
-interface Failure {
-  readonly image: string;
-  readonly kind: string;
-  readonly message: string;
-}
-
-/** Locked entries `--update` re-resolves: all of them, or those the IMAGE arguments name. */
-function entriesToUpdate(
-  entries: readonly ImageSetEntry[],
-  images: readonly string[],
-  path: string,
-): ImageSetEntry[] {
-  const movable = (entry: ImageSetEntry): boolean =>
-    entry.digest !== undefined && entry.reference.digest === undefined;
-  if (images.length === 0) return entries.filter(movable);
-  return images.flatMap((image) => {
-    const selected = selectEntries(entries, [image], path);
-    const named = entries.filter((entry) => selected(entry.image));
-    const pinned = named.find((entry) => entry.reference.digest !== undefined);
-    if (pinned !== undefined) {
-      throw new InputError(
-        `${image}: the digest is part of the image string pods use; change it there (prepull pin) and in the set`,
-        { reference: image, source: pinned.sources[0] },
-      );
-    }
-    return named.filter(movable);
-  });
 }
 
 export function lockCommand(context: CliContext): Command {
@@ -120,19 +90,16 @@ export function lockCommand(context: CliContext): Command {
     if (flags.out !== undefined && files.length !== 1) {
       throw new UsageError(`--out takes one set file; ${path} holds ${String(files.length)}`);
     }
-    const texts = await Promise.all(files.map(async (file) => (await readBoundedFile(file)).text));
-    const desired = mergeImageSets(files.flatMap((file, index) => parseImageSet(texts[index] ?? "", file)));
-    const unlocked = desired.entries.filter((e) => e.digest === undefined);
-    // --check looks at locked entries that carry a tag (kubelet's default included).
-    const locked = desired.entries.filter(
-      (e) => e.digest !== undefined && effectiveTag(e.reference) !== undefined,
+    const sets = await Promise.all(
+      files.map(async (file) => ({ file, text: (await readBoundedFile(file)).text })),
     );
-    const updating = flags.update ? entriesToUpdate(desired.entries, images, path) : [];
-    const asked = flags.check ? locked : [...unlocked, ...updating];
+    const plan = planLock(sets, { check: flags.check, update: flags.update, images, path });
     const registry = await opening;
-    const { resolved, failures } = await resolveAll(registry.client, asked, flags.concurrency).finally(() =>
-      registry.client.close(),
-    );
+    const { resolved, failures } = await resolveTags(
+      plan.asked,
+      digestResolver(registry.client),
+      flags.concurrency,
+    ).finally(() => registry.client.close());
     const wide = flags.output === "wide";
     const digest = wide ? (d: string): string => d : shortDigest;
     const fit = wide ? {} : { maxWidth: TABLE_WIDTH };
@@ -142,13 +109,13 @@ export function lockCommand(context: CliContext): Command {
         drift,
         unlocked: notLocked,
         passed,
-      } = checkLock(flags.allowUnlocked ? locked : [...locked, ...unlocked], resolved);
+      } = checkLockPlan(plan, resolved, { allowUnlocked: flags.allowUnlocked });
       const clean = passed && failures.length === 0;
       context.io.stdout.write(
         flags.output === "json"
           ? JSON.stringify({ drift, unlocked: notLocked, failures }, null, 2) + "\n"
           : clean
-            ? `${entryCount(locked.length, "locked ")}: no drift\n`
+            ? `${entryCount(plan.locked.length, "locked ")}: no drift\n`
             : (drift.length > 0
                 ? formatTable(
                     ["IMAGE", "LOCKED", "REGISTRY NOW"],
@@ -165,16 +132,11 @@ export function lockCommand(context: CliContext): Command {
       return;
     }
 
-    const written: Array<{ file: string; image: string; digest: string; previous?: string }> = [];
-    const toUpdate = new Set(updating.map((entry) => entry.image));
-    for (const [index, file] of files.entries()) {
-      const text = texts[index] ?? "";
-      // Only what was asked is in `resolved`: the unlocked entries and those to update.
-      const locked = lockImageSet(text, file, resolved, { update: (image) => toUpdate.has(image) });
-      written.push(...locked.changed.map((change) => ({ file, ...change })));
+    const { files: locked, written } = lockSetFiles(sets, plan, resolved);
+    for (const { file, text, edited } of locked) {
       const target = flags.out ?? file;
-      if (target === "-") context.io.stdout.write(locked.text);
-      else if (locked.text !== text || target !== file) await writeFile(target, locked.text);
+      if (target === "-") context.io.stdout.write(text);
+      else if (edited || target !== file) await writeFile(target, text);
     }
     const where = flags.out === "-" ? "stdout" : (flags.out ?? path);
     const destination = flags.out === "-" ? context.io.stderr : context.io.stdout;
@@ -201,32 +163,4 @@ export function lockCommand(context: CliContext): Command {
     );
     context.exitCode = failures.length > 0 ? ExitCode.failed : ExitCode.ok;
   });
-}
-
-async function resolveAll(
-  client: RegistryClient,
-  entries: readonly ImageSetEntry[],
-  concurrency: number,
-): Promise<{ resolved: Map<string, string>; failures: Failure[] }> {
-  const resolved = new Map<string, string>();
-  const failures: Failure[] = [];
-  const queue = new PQueue({ concurrency });
-  await Promise.all(
-    entries.map((entry) =>
-      queue.add(async () => {
-        // The tag (kubelet's default included) is what moves; the locked digest is what it is checked against.
-        const reference = { ...withDefaultTag(entry.reference), digest: undefined };
-        try {
-          resolved.set(entry.image, (await client.resolve(reference)).digest);
-        } catch (error) {
-          failures.push({
-            image: entry.image,
-            kind: isClassifiedError(error) ? error.kind : "network",
-            message: errorMessage(error),
-          });
-        }
-      }),
-    ),
-  );
-  return { resolved, failures };
 }

@@ -1,68 +1,27 @@
 import { writeFile } from "node:fs/promises";
 import { Command, Option } from "commander";
-import PQueue from "p-queue";
-import { errorMessage, isClassifiedError } from "../failure/index.ts";
 import { loadDesiredState } from "../imageset/index.ts";
 import {
-  pinManifest,
+  digestsFromEntries,
+  pinSources,
   readManifestSources,
+  resolveImageDigests,
   scanManifests,
-  WarmedImages,
-  type ScannedImage,
+  type DigestLookup,
 } from "../manifests/index.ts";
-import { withDefaultTag, type ImageReference } from "../reference/index.ts";
 import { ExitCode, UsageError, type CliContext } from "./context.ts";
 import { errorLine, failureLine } from "./failure-text.ts";
-import { addRegistryOptions, openRegistryAccess, type RegistryFlags } from "./registry-options.ts";
+import {
+  addRegistryOptions,
+  digestResolver,
+  openRegistryAccess,
+  type RegistryFlags,
+} from "./registry-options.ts";
 import { countOf, formatLocation } from "./units.ts";
 
 interface PinFlags extends RegistryFlags {
   readonly inPlace: boolean;
   readonly from?: string;
-}
-
-type DigestLookup = (image: string, reference: ImageReference) => string | undefined;
-
-/** Digests from a locked ImageSet: by the image's exact string, else by the tag the runtime resolves. */
-async function digestsFromSet(file: string): Promise<DigestLookup> {
-  const state = await loadDesiredState([file]);
-  const exact = new Map(state.entries.flatMap((e) => (e.digest === undefined ? [] : [[e.image, e.digest]])));
-  const byTag = new WarmedImages(state.entries);
-  return (image, reference) => exact.get(image) ?? byTag.digestOfTag(reference);
-}
-
-async function digestsFromRegistry(
-  containers: readonly ScannedImage[],
-  flags: PinFlags,
-  report: (line: string) => void,
-): Promise<DigestLookup> {
-  const unpinned = new Map(
-    containers
-      .filter((c) => c.reference !== undefined && c.reference.digest === undefined)
-      .map((c) => [c.image, c.reference]),
-  );
-  const digests = new Map<string, string>();
-  const registry = await openRegistryAccess(flags);
-  const queue = new PQueue({ concurrency: 16 });
-  try {
-    await Promise.all(
-      [...unpinned].map(([image, reference]) =>
-        queue.add(async () => {
-          if (reference === undefined) return;
-          try {
-            digests.set(image, (await registry.client.resolve(withDefaultTag(reference))).digest);
-          } catch (error) {
-            report(
-              failureLine(image, isClassifiedError(error) ? error.kind : undefined, errorMessage(error)),
-            );
-          }
-        }),
-      ),
-    );
-  } finally {
-    await registry.client.close();
-  }
-  return (image) => digests.get(image);
 }
 
 export function pinCommand(context: CliContext): Command {
@@ -95,19 +54,20 @@ export function pinCommand(context: CliContext): Command {
       return;
     }
     const problems: string[] = [];
-    const digestOf =
-      flags.from === undefined
-        ? await digestsFromRegistry(scan.images, flags, (line) => problems.push(line))
-        : await digestsFromSet(flags.from);
-    const references = new Map(scan.images.map((c) => [c.image, c.reference]));
-    const lookup = (image: string): string | undefined => {
-      const reference = references.get(image);
-      return reference === undefined ? undefined : digestOf(image, reference);
-    };
+    let digestOf: DigestLookup;
+    if (flags.from === undefined) {
+      const registry = await openRegistryAccess(flags);
+      const resolved = await resolveImageDigests(scan.images, digestResolver(registry.client)).finally(() =>
+        registry.client.close(),
+      );
+      problems.push(...resolved.failures.map((f) => failureLine(f.image, f.kind, f.message)));
+      digestOf = resolved.digestOf;
+    } else {
+      digestOf = digestsFromEntries((await loadDesiredState([flags.from])).entries);
+    }
     const outputs: string[] = [];
     let changed = 0;
-    for (const source of sources) {
-      const result = pinManifest(source.text, lookup);
+    for (const { source, result } of pinSources(sources, scan.images, digestOf)) {
       changed += result.changes.length;
       for (const change of result.changes) {
         context.io.stderr.write(`${source.name}:${change.line ?? "?"}: ${change.from} -> ${change.to}\n`);

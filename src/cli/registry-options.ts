@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { Option, type Command } from "commander";
 import type { CredentialKeyring, RegistryClient } from "../registry/index.ts";
 import { InputError, redactUserinfo } from "../failure/index.ts";
+import type { ImageReference } from "../reference/index.ts";
 import { repeatableOption } from "./options.ts";
 
 export interface RegistryFlags {
@@ -86,4 +87,9 @@ export async function openRegistryAccess(flags: RegistryFlags): Promise<Registry
     ...(hosts ? { hosts } : {}),
   });
   return { client, keyring };
+}
+
+/** Where a reference's tag points now, as `client` resolves it: the digest alone. */
+export function digestResolver(client: RegistryClient): (reference: ImageReference) => Promise<string> {
+  return async (reference) => (await client.resolve(reference)).digest;
 }

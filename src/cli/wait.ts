@@ -9,8 +9,8 @@ import { shortenFailure } from "./failure-text.ts";
 import { durationOption, outputOption, positiveIntegerOption, repeatableOption } from "./options.ts";
 import { formatTable, TABLE_WIDTH } from "./table.ts";
 import { formatSeconds, roundSeconds } from "./units.ts";
-import { daemonSetArgument, daemonSetExpectation } from "./wait-expected.ts";
-import type { DaemonSetName } from "../kube/index.ts";
+// eslint-disable-next-line no-restricted-imports -- start-up speed: the parser alone, not the folder's face; the API client loads only when a wait needs it.
+import { parseDaemonSetName, type DaemonSetName } from "../kube/daemonset.ts";
 
 interface WaitFlags {
   readonly agents?: AgentAddress[];
@@ -31,6 +31,14 @@ const MISSING_SHOWN = 10;
 function addressArgument(value: string): AgentAddress {
   try {
     return parseAgentAddress(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
+
+function daemonSetArgument(value: string): DaemonSetName {
+  try {
+    return parseDaemonSetName(value);
   } catch (error) {
     throw new InvalidArgumentError((error as Error).message);
   }
@@ -226,8 +234,9 @@ export function waitCommand(context: CliContext): Command {
       const started = performance.now();
       const elapsed = (): number => (performance.now() - started) / 1000;
       const printer = roundPrinter(context.io, flags.output, elapsed);
-      const { waitForAgents } = await import("../cluster/index.ts");
-      const requestTimeoutMs = Math.max(1000, Math.min(flags.interval, 10_000));
+      const { daemonSetExpectation, statusRequestTimeout, waitForAgents } =
+        await import("../cluster/index.ts");
+      const requestTimeoutMs = statusRequestTimeout(flags.interval);
       const expectation =
         flags.daemonset === undefined ? undefined : daemonSetExpectation(flags.daemonset, requestTimeoutMs);
       const { verdict, timedOut } = await waitForAgents({

@@ -9,4 +9,11 @@ export {
   type WaitTarget,
 } from "./barrier.ts";
 export type { AgentReport, ReportedStatus } from "./report.ts";
-export { waitForAgents, type AgentSource, type ExpectedAgents, type WaitOutcome } from "./wait.ts";
+export {
+  statusRequestTimeout,
+  waitForAgents,
+  type AgentSource,
+  type ExpectedAgents,
+  type WaitOutcome,
+} from "./wait.ts";
+export { daemonSetExpectation, type KubeConnection } from "./expected-agents.ts";

@@ -2,7 +2,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { agent, entry } from "./test-fixtures.ts";
-import { waitForAgents, type ExpectedAgents, type WaitOptions } from "./wait.ts";
+import { statusRequestTimeout, waitForAgents, type ExpectedAgents, type WaitOptions } from "./wait.ts";
 
 // One real agent-shaped HTTP server that is warm; the wait's expectation of how many agents there
 // must be decides the outcome.
@@ -65,5 +65,11 @@ describe("waitForAgents with an expected number of agents", () => {
       "(how many agents to expect is unknown: HTTP 403 for /apis/…: forbidden; expecting at least 2)",
     );
     expect((await waitForAgents(options(unknown, 1))).verdict.done).toBe(true);
+  });
+});
+
+describe("statusRequestTimeout", () => {
+  it("gives a request the poll interval, at least 1 s and at most 10 s", () => {
+    expect([0, 200, 5_000, 60_000].map(statusRequestTimeout)).toEqual([1000, 1000, 5_000, 10_000]);
   });
 });

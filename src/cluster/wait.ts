@@ -39,6 +39,11 @@ export interface WaitOutcome {
 /** Status requests in flight at once: enough for large clusters, few enough for one Job's sockets. */
 const POLL_CONCURRENCY = 32;
 
+/** How long one status request (or API server read) may take: the poll interval, within 1 s to 10 s. */
+export function statusRequestTimeout(intervalMs: number): number {
+  return Math.max(1000, Math.min(intervalMs, 10_000));
+}
+
 /** One round: every agent asked once, concurrently; a name that does not resolve is one report. */
 async function pollRound(source: AgentSource, requestTimeoutMs: number): Promise<AgentReport[]> {
   let agents: readonly AgentAddress[] = source.kind === "static" ? source.agents : [];

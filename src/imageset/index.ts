@@ -22,4 +22,5 @@ export {
   type LockCheck,
   type LockOptions,
 } from "./lock.ts";
+export { checkLockPlan, lockSetFiles, planLock, resolveTags, type SetFile } from "./lock-flow.ts";
 export { serializeImageSet } from "./serialize.ts";

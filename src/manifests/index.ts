@@ -1,6 +1,7 @@
 export { MANIFEST_LIMITS, MIB } from "./limits.ts";
-export { lintImages, RULE_IDS, SEVERITY_RANK, type Finding, type Severity } from "./lint.ts";
+export { lintImages, reachesSeverity, RULE_IDS, type Finding, type Severity } from "./lint.ts";
 export { pinManifest, type PinChange, type PinResult } from "./pin.ts";
+export { digestsFromEntries, pinSources, resolveImageDigests, type DigestLookup } from "./pin-digests.ts";
 export {
   scanManifests,
   type ManifestSource,
@@ -10,5 +11,5 @@ export {
   workloadName,
 } from "./scan.ts";
 export { readManifestSources } from "./sources.ts";
-export { WarmedImages } from "./warmed.ts";
+export { imagesToWarm, WarmedImages } from "./warmed.ts";
 export { IGNORE_ANNOTATION, type ImageSource } from "./workloads.ts";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { lintImages, RULE_IDS, scanManifests, WarmedImages } from "./index.ts";
+import { imagesToWarm, lintImages, reachesSeverity, RULE_IDS, scanManifests, WarmedImages } from "./index.ts";
 import { parseReference } from "../reference/index.ts";
 
 const DIGEST = `sha256:${"a".repeat(64)}`;
@@ -166,5 +166,28 @@ describe("the prepull.dev/ignore annotation", () => {
       ["PP002", false],
       ["PP003", false],
     ]);
+  });
+
+  it("keeps suppressed findings from reaching a severity", () => {
+    const findings = (annotations: string) =>
+      lintImages(scanManifests([{ name: "d.yaml", text: deployment(annotations, "") }]).images);
+    // busybox: two warnings, no error.
+    expect(reachesSeverity(findings(""), "info")).toBe(true);
+    expect(reachesSeverity(findings(""), "warning")).toBe(true);
+    expect(reachesSeverity(findings(""), "error")).toBe(false);
+    expect(reachesSeverity(findings('"prepull.dev/ignore": "PP002"'), "warning")).toBe(true);
+    expect(reachesSeverity(findings('"prepull.dev/ignore": "PP002, PP003"'), "info")).toBe(false);
+  });
+});
+
+describe("imagesToWarm", () => {
+  it("lists each image that parses once, as written", () => {
+    const { images } = scanManifests([
+      { name: "a.yaml", text: pod("busybox:1") },
+      { name: "b.yaml", text: pod("Not/Valid") },
+      { name: "c.yaml", text: pod("busybox:1") },
+      { name: "d.yaml", text: pod(`nginx@${DIGEST}`) },
+    ]);
+    expect(imagesToWarm(images)).toEqual(["busybox:1", `nginx@${DIGEST}`]);
   });
 });

@@ -23,7 +23,12 @@ export interface Finding {
   readonly suppressed: boolean;
 }
 
-export const SEVERITY_RANK: Readonly<Record<Severity, number>> = { info: 0, warning: 1, error: 2 };
+const SEVERITY_RANK: Readonly<Record<Severity, number>> = { info: 0, warning: 1, error: 2 };
+
+/** Whether a finding that is not suppressed is at least as severe as `severity`: `plan --fail-on`. */
+export function reachesSeverity(findings: readonly Finding[], severity: Severity): boolean {
+  return findings.some((f) => !f.suppressed && SEVERITY_RANK[f.severity] >= SEVERITY_RANK[severity]);
+}
 
 interface Rule {
   readonly id: string;

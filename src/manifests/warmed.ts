@@ -1,4 +1,5 @@
 import { repositoryName, type ImageReference } from "../reference/index.ts";
+import type { ScannedImage } from "./scan.ts";
 
 /** An ImageSet entry as far as a node is concerned: what it names and the digest it is locked at. */
 export interface WarmedEntry {
@@ -43,4 +44,9 @@ export class WarmedImages {
     const tag = reference.tag ?? (reference.digest === undefined ? "latest" : undefined);
     return tag === undefined ? undefined : this.#tags.get(`${repositoryName(reference)}:${tag}`);
   }
+}
+
+/** What an ImageSet lists to keep the scanned pods' images warm: each image that parses, once, as written. */
+export function imagesToWarm(images: readonly ScannedImage[]): string[] {
+  return [...new Set(images.filter((c) => c.reference !== undefined).map((c) => c.image))];
 }
