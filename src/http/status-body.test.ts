@@ -1,55 +1,17 @@
 import { describe, expect, it } from "vitest";
 import type { AgentStatus } from "../agent-status/index.ts";
+import { agentStatus, reportedEntry, type StatusChanges } from "../agent-status/testing/index.ts";
 import { StatusBodies } from "./status-body.ts";
 
-const entry = {
-  image: "registry.example/app:1.0",
-  digest: null,
-  state: "pending" as const,
-  imageId: null,
-  size: null,
-  attempts: 0,
-  lastPullSeconds: null,
-  errorKind: null,
-  message: null,
-  nextRetryAt: null,
-  registryDigest: null,
-  pinned: null,
-  pinReason: null,
-  progress: null,
-};
+const entry = reportedEntry("registry.example/app:1.0");
 const files = ["/etc/prepull/set.yaml"];
-const sets = ["web"];
-const emptyFiles: string[] = [];
 const pins = { available: true, reason: null, count: 0, bytes: 0, budgetBytes: null };
 const entries = [entry, { ...entry, image: "registry.example/db:2.0" }];
+const summary = { pending: 2, pulling: 0, present: 0, failed: 0, blocked: 0, drifted: 0, total: 2 };
 
 /** A status built afresh, as the agent builds one per request, from the parts it holds. */
-function build(changes: Partial<AgentStatus> = {}): AgentStatus {
-  return {
-    node: "node-a",
-    version: "test",
-    startedAt: new Date(0).toISOString(),
-    generation: "g1",
-    warm: false,
-    config: { files, sets, emptyFiles, error: null },
-    runtime: {
-      endpoint: "unix:///run/containerd/containerd.sock",
-      reachable: true,
-      lastContactAt: null,
-      error: null,
-      name: "containerd",
-      version: "2.1.9",
-      apiVersion: "v1",
-      support: null,
-    },
-    lastPass: null,
-    summary: { pending: 2, pulling: 0, present: 0, failed: 0, blocked: 0, drifted: 0, total: 2 },
-    pins,
-    gate: null,
-    entries: [...entries],
-    ...changes,
-  };
+function build(changes: StatusChanges = {}): AgentStatus {
+  return agentStatus({ summary, entries: [...entries], ...changes });
 }
 
 describe("StatusBodies", () => {

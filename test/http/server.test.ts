@@ -7,33 +7,12 @@ import {
   type AgentView,
   type StatusServer,
 } from "../../src/http/index.ts";
+import { agentStatus, reportedEntry } from "../../src/agent-status/testing/index.ts";
 import { pipelineAndRead } from "./attacks.ts";
 
 // The agent's HTTP face on a real socket, with a view whose answers the test sets.
 let healthy = true;
-const status: AgentStatus = {
-  node: "node-a",
-  version: "test",
-  startedAt: new Date(0).toISOString(),
-  generation: "abc123",
-  warm: true,
-  config: { files: ["/etc/prepull/set.yaml"], sets: ["web"], emptyFiles: [], error: null },
-  runtime: {
-    endpoint: "unix:///run/containerd/containerd.sock",
-    reachable: true,
-    lastContactAt: null,
-    error: null,
-    name: "containerd",
-    version: "1.7",
-    apiVersion: "v1",
-    support: null,
-  },
-  lastPass: null,
-  summary: { pending: 0, pulling: 0, present: 0, failed: 0, blocked: 0, drifted: 0, total: 0 },
-  pins: { available: true, reason: null, count: 0, bytes: 0, budgetBytes: null },
-  gate: null,
-  entries: [],
-};
+const status: AgentStatus = agentStatus({ generation: "abc123", warm: true });
 const view: AgentView = {
   status: () => status,
   health: () => (healthy ? { ok: true, reason: "ok" } : { ok: false, reason: "runtime unreachable for 61s" }),
@@ -130,22 +109,12 @@ describe("the agent's status server", () => {
 describe("the status server's limits", () => {
   /** A server of its own with small limits, and a status whose body is `entries` long. */
   async function limitedServer(limits: Parameters<typeof startStatusServer>[0]["limits"], entries = 0) {
-    const entry = {
-      image: "registry.example/app:1.0",
-      digest: null,
-      state: "failed" as const,
-      imageId: null,
-      size: null,
+    const entry = reportedEntry("registry.example/app:1.0", {
+      state: "failed",
       attempts: 1,
-      lastPullSeconds: null,
-      errorKind: "not_found" as const,
+      errorKind: "not_found",
       message: "x".repeat(1000),
-      nextRetryAt: null,
-      registryDigest: null,
-      pinned: null,
-      pinReason: null,
-      progress: null,
-    };
+    });
     const big: AgentStatus = { ...status, entries: Array.from({ length: entries }, () => entry) };
     const bigView: AgentView = { ...view, status: () => big };
     return startStatusServer({
