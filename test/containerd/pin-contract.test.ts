@@ -4,31 +4,19 @@
 import { createContainerdClient, probeContainerd } from "../../src/containerd/index.ts";
 import { describePinStoreContract } from "../../src/pins/testing/index.ts";
 import { createCriClient } from "../../src/cri/index.ts";
-import { pushImage, startContainerd, startRegistry } from "../sandbox/index.ts";
+import { sandboxPublisher, startContainerd, startRegistry } from "../sandbox/index.ts";
 
 describePinStoreContract("the containerd client on a real containerd", async () => {
   const [containerd, registry] = await Promise.all([startContainerd(), startRegistry()]);
   const runtime = createCriClient({ endpoint: containerd.endpoint });
   const api = createContainerdClient({ endpoint: containerd.endpoint });
   const { major, minor } = containerd.runtime;
-  let pushed = 0;
   return {
     api,
     runtime,
     probe: () => probeContainerd(api, { criRuntimeName: "containerd" }),
     criHonoursPins: major > 1 || minor >= 7,
-    async publish(path, tag) {
-      pushed += 1;
-      const image = await pushImage(registry, { repository: path, tag, seed: `${path}:${tag}#${pushed}` });
-      return {
-        repository: image.repository,
-        tag,
-        reference: image.reference,
-        digest: image.digest,
-        configDigest: image.configDigest,
-        size: image.platformSize,
-      };
-    },
+    publish: sandboxPublisher(registry),
     async close() {
       runtime.close();
       api.close();

@@ -10,6 +10,7 @@ export {
   type LayerSpec,
   type PushedImage,
 } from "./images.ts";
+export { sandboxPublisher } from "./publish.ts";
 export {
   startFaultProxy,
   startHangingServer,
