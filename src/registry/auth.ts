@@ -3,7 +3,14 @@ import { BoundedCache } from "./bounded-cache.ts";
 import { parseChallenge, type Challenge } from "./challenge.ts";
 import { ERROR_BODY_LIMIT, parseTokenAnswer, TOKEN_BODY_LIMIT } from "./documents.ts";
 import type { RegistryCredential } from "./keyring.ts";
-import { header, type Answer, type TlsProfile, type Transport } from "./transport.ts";
+import {
+  header,
+  type Answer,
+  type SendOptions,
+  type StreamAnswer,
+  type TlsProfile,
+  type Transport,
+} from "./transport.ts";
 
 /** Distinct (realm, scope, credential) tokens kept; a node resolves a few hundred repositories. */
 const TOKEN_CACHE_ENTRIES = 1024;
@@ -57,7 +64,20 @@ export class RegistryAuth {
   }
 
   /** One request, answering at most one round of challenges per credential. */
-  async send(request: AuthorizedRequest, target: AuthTarget): Promise<Answer> {
+  send(request: AuthorizedRequest, target: AuthTarget): Promise<Answer> {
+    return this.#authorized(request, target, (url, options) => this.#transport.send(url, options));
+  }
+
+  /** The same, leaving a 2xx body unread for the caller to stream (see `Transport.open`). */
+  open(request: AuthorizedRequest, target: AuthTarget): Promise<StreamAnswer> {
+    return this.#authorized(request, target, (url, options) => this.#transport.open(url, options));
+  }
+
+  async #authorized<A extends Answer>(
+    request: AuthorizedRequest,
+    target: AuthTarget,
+    perform: (url: string, options: SendOptions) => Promise<A>,
+  ): Promise<A> {
     const origin = new URL(request.url).origin;
     const remembered = this.#basicByOrigin.get(origin);
     let authorization = remembered && credentialHeader(remembered);
@@ -65,7 +85,7 @@ export class RegistryAuth {
     // Set once the last credential (or an anonymous token) has been tried.
     let exhausted = false;
     for (;;) {
-      const answer = await this.#transport.send(request.url, {
+      const answer = await perform(request.url, {
         method: request.method,
         headers: { accept: request.accept, ...(authorization ? { authorization } : {}) },
         tls: request.tls,

@@ -1,7 +1,7 @@
-import { ClassifiedError, isClassifiedError } from "../failure/index.ts";
-import { formatReference, manifestReference, type ImageReference } from "../reference/index.ts";
-import { RegistryAuth, type AuthTarget } from "./auth.ts";
+import { ClassifiedError } from "../failure/index.ts";
+import { manifestReference, type ImageReference } from "../reference/index.ts";
 import { BoundedCache } from "./bounded-cache.ts";
+import { createContentFetcher, type ContentFetcher } from "./content.ts";
 import {
   isIndex,
   MANIFEST_ACCEPT,
@@ -12,12 +12,14 @@ import {
   verifyDigest,
   type ManifestDocument,
 } from "./documents.ts";
-import { manifestUrl, planEndpoints, tlsOf, type EndpointConfig } from "./endpoints.ts";
-import { classifyTransport, failureFromAnswer } from "./errors.ts";
+import { manifestUrl, tlsOf, type EndpointConfig } from "./endpoints.ts";
 import type { RegistryEndpoint } from "./hosts.ts";
 import { CredentialKeyring } from "./keyring.ts";
 import { nodePlatform, selectManifest, type Platform } from "./platform.ts";
-import { header, Transport, type Answer } from "./transport.ts";
+import { RegistryRequests, type RegistryLogger, type Target } from "./requests.ts";
+import { header, type Answer } from "./transport.ts";
+
+export type { RegistryLogger } from "./requests.ts";
 
 export interface ResolvedImage {
   /** Top-level digest, the one the runtime records after a pull. */
@@ -26,10 +28,6 @@ export interface ResolvedImage {
   readonly platforms: Platform[] | undefined;
   /** Config plus layer bytes of the manifest this node's platform pulls, when asked for. */
   readonly platformSize: number | undefined;
-}
-
-export interface RegistryLogger {
-  warn(object: object, message?: string): void;
 }
 
 export interface RegistryClientOptions extends EndpointConfig {
@@ -46,7 +44,8 @@ export interface ResolveOptions {
   readonly withSize?: boolean;
 }
 
-export interface RegistryClient {
+/** Resolves tags, and fetches content by digest (what a bundle needs: see ContentFetcher). */
+export interface RegistryClient extends ContentFetcher {
   resolve(reference: ImageReference, options?: ResolveOptions): Promise<ResolvedImage>;
   close(): Promise<void>;
 }
@@ -55,32 +54,23 @@ export interface RegistryClient {
 const MANIFEST_CACHE = { maxEntries: 512, maxWeight: 16 * 1024 * 1024 };
 
 /** An index may point at another index; more than this is a loop or an attack. */
-const MAX_INDEX_DEPTH = 4;
-
-interface Target extends AuthTarget {
-  readonly reference: ImageReference;
-}
+export const MAX_INDEX_DEPTH = 4;
 
 /** Resolves references to digests the way the runtime will, with its credentials and mirrors. */
 export function createRegistryClient(options: RegistryClientOptions = {}): RegistryClient {
-  const keyring = options.keyring ?? CredentialKeyring.empty();
-  const maxRetries = options.maxRetries ?? 3;
   const platform = options.platform ?? nodePlatform();
-  const transport = new Transport({ timeoutMs: options.requestTimeoutMs ?? 30_000, maxRetries });
-  const auth = new RegistryAuth(transport);
-  const endpointsFor = planEndpoints(options);
+  const requests = new RegistryRequests({
+    ...options,
+    keyring: options.keyring ?? CredentialKeyring.empty(),
+    requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
+    maxRetries: options.maxRetries ?? 3,
+  });
+  const { auth } = requests;
   const manifests = new BoundedCache<string, ManifestDocument>(MANIFEST_CACHE);
-
   const subjectOf = (endpoint: RegistryEndpoint, target: Target): string =>
-    `${target.name} at ${endpoint.url}`;
-
-  function fail(answer: Answer, endpoint: RegistryEndpoint, target: Target): ClassifiedError {
-    return failureFromAnswer(answer.status, answer.body, {
-      subject: subjectOf(endpoint, target),
-      credentialSources: target.credentials.map((credential) => credential.source),
-      maxRetries,
-    });
-  }
+    requests.subjectOf(endpoint, target);
+  const fail = (answer: Answer, endpoint: RegistryEndpoint, target: Target): ClassifiedError =>
+    requests.fail(answer, endpoint, target);
 
   function send(
     method: "HEAD" | "GET",
@@ -184,37 +174,13 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
   }
 
   return {
-    async resolve(reference, resolveOptions = {}) {
-      const target: Target = {
-        reference,
-        name: formatReference(reference),
-        credentials: keyring.lookup(reference),
-        scope: `repository:${reference.path}:pull`,
-      };
-      let last: ClassifiedError | undefined;
-      for (const endpoint of endpointsFor(reference.domain)) {
-        try {
-          return await resolveAt(endpoint, target, resolveOptions);
-        } catch (error) {
-          if (resolveOptions.signal?.aborted) throw error;
-          const classified = isClassifiedError(error)
-            ? error
-            : classifyTransport(error, subjectOf(endpoint, target), transport.timeoutMs);
-          last = classified;
-          // The next endpoint may work if this one is unreachable or failing; not if the image is missing or forbidden.
-          const tryNext = endpoint.mirror || ["network", "timeout", "tls"].includes(classified.kind);
-          if (!tryNext) throw classified;
-          options.logger?.warn(
-            { endpoint: endpoint.url, kind: classified.kind },
-            "registry endpoint failed; trying the next",
-          );
-        }
-      }
-      throw (
-        last ??
-        new ClassifiedError("invalid", `no registry endpoint can resolve ${formatReference(reference)}`)
+    resolve(reference, resolveOptions = {}) {
+      const target = requests.target(reference);
+      return requests.acrossEndpoints(target, "resolve", resolveOptions.signal, (endpoint) =>
+        resolveAt(endpoint, target, resolveOptions),
       );
     },
-    close: () => transport.close(),
+    ...createContentFetcher(requests),
+    close: () => requests.close(),
   };
 }

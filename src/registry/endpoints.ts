@@ -10,8 +10,17 @@ export interface EndpointConfig {
   readonly insecure?: readonly string[] | undefined;
 }
 
-/** Where to ask about images of one registry domain, in order: flags' mirrors, hosts.toml, upstream. */
-export type EndpointPlanner = (domain: string) => RegistryEndpoint[];
+/**
+ * What an endpoint is asked for, as containerd's hosts.toml names it: `resolve` a tag, or `pull`
+ * content by digest (a manifest or a blob).
+ */
+export type EndpointCapability = "resolve" | "pull";
+
+/**
+ * Where to ask about images of one registry domain, in order: flags' mirrors, hosts.toml,
+ * upstream; only the endpoints with the capability (`resolve` unless told).
+ */
+export type EndpointPlanner = (domain: string, capability?: EndpointCapability) => RegistryEndpoint[];
 
 export function planEndpoints(config: EndpointConfig): EndpointPlanner {
   const insecure = new Set(config.insecure ?? []);
@@ -28,7 +37,7 @@ export function planEndpoints(config: EndpointConfig): EndpointPlanner {
       })),
     ]),
   );
-  return (domain) => {
+  return (domain, capability = "resolve") => {
     const configured = config.hosts?.forHost(domain)?.endpoints ?? [];
     const apiHost = registryApiHost({ domain, path: "", tag: undefined, digest: undefined });
     const plain = isLoopbackRegistry(domain) || insecure.has(domain);
@@ -44,7 +53,7 @@ export function planEndpoints(config: EndpointConfig): EndpointPlanner {
           },
         ];
     return [...(explicit.get(domain) ?? []), ...configured, ...fallback]
-      .filter((endpoint) => endpoint.capabilities.includes("resolve"))
+      .filter((endpoint) => endpoint.capabilities.includes(capability))
       .map((endpoint) => ({
         ...endpoint,
         skipVerify: endpoint.skipVerify || insecure.has(new URL(endpoint.url).host),
@@ -57,7 +66,14 @@ export function tlsOf(endpoint: RegistryEndpoint): TlsProfile {
 }
 
 /** containerd tells a mirror which registry it stands in for with `?ns=<registry>`. */
+function nsOf(endpoint: RegistryEndpoint, reference: ImageReference): string {
+  return endpoint.mirror ? `?ns=${encodeURIComponent(reference.domain)}` : "";
+}
+
 export function manifestUrl(endpoint: RegistryEndpoint, reference: ImageReference, ref: string): string {
-  const ns = endpoint.mirror ? `?ns=${encodeURIComponent(reference.domain)}` : "";
-  return `${endpoint.apiRoot}/${reference.path}/manifests/${ref}${ns}`;
+  return `${endpoint.apiRoot}/${reference.path}/manifests/${ref}${nsOf(endpoint, reference)}`;
+}
+
+export function blobUrl(endpoint: RegistryEndpoint, reference: ImageReference, digest: string): string {
+  return `${endpoint.apiRoot}/${reference.path}/blobs/${digest}${nsOf(endpoint, reference)}`;
 }

@@ -17,7 +17,8 @@ export function nodePlatform(): Platform {
   return { os: "linux", architecture: byNodeArch[process.arch] ?? process.arch };
 }
 
-function matches(candidate: Platform, wanted: Platform): boolean {
+/** Whether `candidate` is `wanted`: same os and architecture, and variant when `wanted` names one. */
+export function platformMatches(candidate: Platform, wanted: Platform): boolean {
   return (
     candidate.os === wanted.os &&
     candidate.architecture === wanted.architecture &&
@@ -34,7 +35,8 @@ export function selectManifest(
   wanted: Platform,
 ): ImageIndex["manifests"][number] | undefined {
   return (
-    index.manifests.find((entry) => entry.platform !== undefined && matches(entry.platform, wanted)) ??
-    index.manifests.find((entry) => entry.platform === undefined)
+    index.manifests.find(
+      (entry) => entry.platform !== undefined && platformMatches(entry.platform, wanted),
+    ) ?? index.manifests.find((entry) => entry.platform === undefined)
   );
 }

@@ -1,4 +1,6 @@
 import { readFileSync } from "node:fs";
+import type { Readable } from "node:stream";
+import { rootCertificates } from "node:tls";
 import type { Dispatcher } from "undici";
 import { ClassifiedError } from "../failure/index.ts";
 
@@ -21,6 +23,12 @@ export interface Answer {
   readonly body: Buffer;
 }
 
+/** An answer whose 2xx body is left unread, for the caller to stream (a blob). */
+export interface StreamAnswer extends Answer {
+  /** The body of a 2xx answer to a GET; other answers have theirs read into `body`. */
+  readonly stream: Readable | undefined;
+}
+
 /** How to reach an endpoint over TLS. */
 export interface TlsProfile {
   readonly caFiles: readonly string[];
@@ -31,7 +39,7 @@ export interface SendOptions {
   readonly method: "HEAD" | "GET";
   readonly headers: Record<string, string>;
   readonly tls: TlsProfile;
-  /** Largest body accepted with a 2xx answer; larger ones fail as `invalid`. */
+  /** Largest body accepted with a 2xx answer; a larger declared length fails as `invalid`. */
   readonly bodyLimit: number;
   /** Other answers keep this much of their body, enough for an error document. */
   readonly errorBodyLimit: number;
@@ -107,7 +115,9 @@ export class Transport {
         headersTimeout: this.#timeoutMs,
         bodyTimeout: this.#timeoutMs,
         connect: {
-          ...(ca.length > 0 ? { ca } : {}),
+          // As containerd does, a configured CA is trusted besides the system's, not instead of
+          // them: a registry on a private CA may redirect blobs to storage on a public one.
+          ...(ca.length > 0 ? { ca: [...rootCertificates, ...ca] } : {}),
           rejectUnauthorized: !tls.skipVerify,
           timeout: this.#timeoutMs,
         },
@@ -130,7 +140,7 @@ export class Transport {
     return agent;
   }
 
-  async send(url: string, options: SendOptions): Promise<Answer> {
+  async #request(url: string, options: SendOptions): Promise<Dispatcher.ResponseData> {
     const dispatcher = await this.#dispatcher(options.tls);
     const { request } = await loadUndici();
     const response = await request(url, {
@@ -151,6 +161,12 @@ export class Transport {
         `${options.subject}: the answer is larger than ${options.bodyLimit} bytes`,
       );
     }
+    return response;
+  }
+
+  async send(url: string, options: SendOptions): Promise<Answer> {
+    const response = await this.#request(url, options);
+    const ok = response.statusCode >= 200 && response.statusCode < 300;
     const body =
       options.method === "HEAD"
         ? (await response.body.dump(), Buffer.alloc(0))
@@ -161,6 +177,28 @@ export class Transport {
             options.subject,
           );
     return { status: response.statusCode, headers: response.headers, body };
+  }
+
+  /**
+   * Like `send`, but a 2xx answer to a GET keeps its body as a stream, unread: the caller reads
+   * it (and must bound it: only a declared length over `bodyLimit` is refused here).
+   */
+  async open(url: string, options: SendOptions): Promise<StreamAnswer> {
+    const response = await this.#request(url, options);
+    const ok = response.statusCode >= 200 && response.statusCode < 300;
+    if (ok && options.method === "GET") {
+      return {
+        status: response.statusCode,
+        headers: response.headers,
+        body: Buffer.alloc(0),
+        stream: response.body,
+      };
+    }
+    const body =
+      options.method === "HEAD"
+        ? (await response.body.dump(), Buffer.alloc(0))
+        : await readBody(response.body, options.errorBodyLimit, "truncate", options.subject);
+    return { status: response.statusCode, headers: response.headers, body, stream: undefined };
   }
 
   async close(): Promise<void> {
