@@ -18,7 +18,18 @@ describe("the command line", () => {
     const { code, stdout } = await run(["--help"]);
     expect(code).toBe(0);
     const listed = [...stdout.matchAll(/^ {2}([a-z-]+) /gm)].map((match) => match[1]);
-    expect(listed).toEqual(["warm", "agent", "status", "lock", "plan", "pin", "wait", "crio-pins", "help"]);
+    expect(listed).toEqual([
+      "warm",
+      "agent",
+      "status",
+      "lock",
+      "bundle",
+      "plan",
+      "pin",
+      "wait",
+      "crio-pins",
+      "help",
+    ]);
   });
 
   it("shows a command's own help when it is named", async () => {

@@ -16,6 +16,7 @@ const COMMANDS = new Map<string, () => Promise<CommandFactory>>([
   ["agent", async () => (await import("./agent.ts")).agentCommand],
   ["status", async () => (await import("./status.ts")).statusCommand],
   ["lock", async () => (await import("./lock.ts")).lockCommand],
+  ["bundle", async () => (await import("./bundle.ts")).bundleCommand],
   ["plan", async () => (await import("./plan.ts")).planCommand],
   ["pin", async () => (await import("./pin.ts")).pinCommand],
   ["wait", async () => (await import("./wait.ts")).waitCommand],
