@@ -1,4 +1,4 @@
-import { ClassifiedError } from "../failure/index.ts";
+import { ClassifiedError, isClassifiedError } from "../failure/index.ts";
 import {
   isIndex,
   parseManifestDocument,
@@ -6,38 +6,17 @@ import {
   type ManifestDocument,
   type Platform,
 } from "../registry/index.ts";
-import type { LayoutDescriptor } from "./layout.ts";
 import type { LayoutSource } from "./layout-source.ts";
-
-/** A blob an image needs, as its parent names it. */
-export interface BlobDescriptor {
-  readonly mediaType: string;
-  readonly digest: string;
-  readonly size: number;
-}
+import { planEntry, type BlobDescriptor } from "./plan.ts";
 
 /** Everything the node's platform needs of one image, from one bundle. */
 export interface ImageClosure {
   /** The image's own descriptor: what its names point at. */
   readonly top: BlobDescriptor;
-  /** Every blob to import, the top document first. */
+  /** Every blob to import: the documents, then configs and layers. */
   readonly blobs: readonly BlobDescriptor[];
   /** The config digest of the node's platform manifest: the image's id in CRI. */
   readonly configDigest: string | undefined;
-}
-
-const MAX_INDEX_DEPTH = 4;
-const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
-const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
-
-function matches(candidate: LayoutDescriptor["platform"], wanted: Platform): boolean {
-  // As containerd's platform filter: children without a platform (artifact indexes) are walked too.
-  if (candidate === undefined) return true;
-  return (
-    candidate.os === wanted.os &&
-    candidate.architecture === wanted.architecture &&
-    (wanted.variant === undefined || candidate.variant === undefined || candidate.variant === wanted.variant)
-  );
 }
 
 /** A bundle lacks something the image needs: the entry is treated as not in the bundle. */
@@ -47,66 +26,60 @@ export class IncompleteImageError extends ClassifiedError {
   }
 }
 
-async function documentAt(source: LayoutSource, digest: string): Promise<ManifestDocument> {
-  if ((await source.blobSize(digest)) === undefined) {
-    throw new IncompleteImageError(`${source.path} holds no blob ${digest}`);
-  }
-  const bytes = await source.readBlob(digest);
-  if (sha256Digest(bytes) !== digest) {
-    throw new ClassifiedError(
-      "invalid",
-      `${source.path}: blob ${digest} does not match its digest (it is ${sha256Digest(bytes)})`,
-    );
-  }
-  return parseManifestDocument(bytes, `${source.path}: ${digest}`);
+const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
+const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
+
+function mediaTypeOf(source: LayoutSource, digest: string, document: ManifestDocument): string {
+  const named = source.descriptors.find((descriptor) => descriptor.digest === digest);
+  return named?.mediaType ?? document.mediaType ?? (isIndex(document) ? OCI_INDEX : OCI_MANIFEST);
 }
 
 /**
- * The blobs `digest` needs on `platform`, read from the bundle and checked against their digests:
- * the index (if any), the platform's manifests and every config and layer they name, as
- * containerd's import walks them with a platform filter.
+ * The blobs `digest` needs on `platform`, walked as `prepull bundle` walks a registry (the same
+ * plan) but read from the bundle, each document checked against its digest: the index (if any),
+ * the platform's manifests, and every config and layer they name — what containerd's import walks
+ * with a platform filter. Layers are checked as they stream into the runtime.
  */
 export async function imageClosure(
   source: LayoutSource,
   digest: string,
   platform: Platform,
 ): Promise<ImageClosure> {
-  const blobs = new Map<string, BlobDescriptor>();
   let configDigest: string | undefined;
-  const walk = async (descriptor: BlobDescriptor, depth: number): Promise<void> => {
-    const document = await documentAt(source, descriptor.digest);
-    blobs.set(descriptor.digest, descriptor);
-    if (isIndex(document)) {
-      if (depth >= MAX_INDEX_DEPTH)
-        throw new ClassifiedError(
-          "invalid",
-          `${source.path}: ${digest}: indexes nest deeper than ${MAX_INDEX_DEPTH}`,
-        );
-      const children = document.manifests.filter((child) => matches(child.platform, platform));
-      if (children.length === 0) {
-        throw new IncompleteImageError(
-          `${digest} has no manifest for ${platform.os}/${platform.architecture}`,
-        );
-      }
-      for (const child of children) await walk(child, depth + 1);
-      return;
+  const fetchDocument = async ({ digest: wanted }: { digest: string }) => {
+    if ((await source.blobSize(wanted)) === undefined) {
+      throw new IncompleteImageError(`${source.path} holds no blob ${wanted}`);
     }
-    configDigest ??= document.config.digest;
-    for (const blob of [document.config, ...document.layers]) {
-      if ((await source.blobSize(blob.digest)) !== blob.size) {
-        throw new IncompleteImageError(
-          `${source.path} holds no blob ${blob.digest} of ${digest} (or not all of it)`,
-        );
-      }
-      blobs.set(blob.digest, blob);
+    const bytes = await source.readBlob(wanted);
+    const actual = sha256Digest(bytes);
+    if (actual !== wanted) {
+      throw new ClassifiedError(
+        "invalid",
+        `${source.path}: blob ${wanted} does not match its digest (it is ${actual})`,
+      );
     }
+    const document = parseManifestDocument(bytes, `${source.path}: ${wanted}`);
+    if (!isIndex(document)) configDigest ??= document.config.digest;
+    return { bytes, document, mediaType: mediaTypeOf(source, wanted, document) };
   };
-  const size = await source.blobSize(digest);
-  if (size === undefined) throw new IncompleteImageError(`${source.path} holds no blob ${digest}`);
-  const named = source.descriptors.find((descriptor) => descriptor.digest === digest);
-  const document = await documentAt(source, digest);
-  const mediaType = named?.mediaType ?? document.mediaType ?? (isIndex(document) ? OCI_INDEX : OCI_MANIFEST);
-  const top = { mediaType, digest, size };
-  await walk(top, 0);
-  return { top, blobs: [...blobs.values()], configDigest };
+  let plan;
+  try {
+    plan = await planEntry(digest, fetchDocument, { all: false, platforms: [platform] });
+  } catch (error) {
+    // No manifest for the node's platform: the bundle does not hold this image for this node.
+    if (isClassifiedError(error) && error.kind === "not_found") throw new IncompleteImageError(error.message);
+    throw error;
+  }
+  for (const blob of plan.blobs) {
+    if ((await source.blobSize(blob.digest)) !== blob.size) {
+      throw new IncompleteImageError(
+        `${source.path} holds no blob ${blob.digest} of ${digest} (or not all of it)`,
+      );
+    }
+  }
+  return {
+    top: plan.top,
+    blobs: [...plan.documents.map((document) => document.descriptor), ...plan.blobs],
+    configDigest,
+  };
 }

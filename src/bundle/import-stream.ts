@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { pack as tarPack } from "tar-stream";
 import { ClassifiedError } from "../failure/index.ts";
-import type { BlobDescriptor } from "./closure.ts";
+import type { BlobDescriptor } from "./plan.ts";
 import { blobPath, INDEX_FILE, INDEX_MEDIA_TYPE, LAYOUT_FILE, LAYOUT_VERSION } from "./layout.ts";
 import type { LayoutSource } from "./layout-source.ts";
 

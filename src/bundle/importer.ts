@@ -3,7 +3,8 @@ import { errorMessage, isClassifiedError } from "../failure/index.ts";
 import type { Platform } from "../registry/index.ts";
 import type { ImageImporter, ImportOutcome } from "../warm/index.ts";
 import type { BundleCatalog } from "./catalog.ts";
-import { IncompleteImageError, imageClosure, type BlobDescriptor } from "./closure.ts";
+import { IncompleteImageError, imageClosure } from "./closure.ts";
+import type { BlobDescriptor } from "./plan.ts";
 import { importStream } from "./import-stream.ts";
 import type { ImageStore } from "./ports.ts";
 

@@ -150,6 +150,43 @@ describe(`bundle import (${process.env.PREPULL_TEST_RUNTIME ?? "containerd-2"})`
     expect(again.report?.images[0]).toMatchObject({ result: "present" });
   });
 
+  it("imports its own bundle (prepull bundle --archive) of a set with an index, a layered image and an artifact", async () => {
+    const [layered, multi, artifact] = await Promise.all([
+      pushImage(registry, {
+        repository: "own/layered",
+        tag: "3",
+        layers: [
+          { size: 120_000, seed: "own-1" },
+          { size: 60_000, seed: "own-2" },
+        ],
+      }),
+      pushIndex(registry, {
+        repository: "own/multi",
+        tag: "3",
+        platforms: [
+          { os: "linux", architecture: "amd64" },
+          { os: "linux", architecture: "arm64" },
+        ],
+      }),
+      pushArtifact(registry, { repository: "own/artifact", tag: "3" }),
+    ]);
+    const set = await setFile([layered, multi, artifact]);
+    const archive = join(work, "own.tar");
+    const packed = await runPrepull(["bundle", set, "-o", archive, "--archive"]);
+    expect(packed.stderr).toBe("");
+    expect(packed.code).toBe(0);
+    const result = await warmFrom(set, [archive], ["--offline"]);
+    if (!canImport) {
+      expect(result.code).toBe(1);
+      return;
+    }
+    expect(result.code).toBe(0);
+    expect(result.report?.images.map((entry) => entry.source)).toEqual(["bundle", "bundle", "bundle"]);
+    for (const image of [layered, multi, artifact]) {
+      expect(await resolves(`${image.repository}:3`)).toContain(`${image.repository}@${image.digest}`);
+    }
+  });
+
   it("imports a multi-platform index by its digest and unpacks the node's platform only", async () => {
     const other = nodePlatform().architecture === "arm64" ? "amd64" : "arm64";
     const image = await pushIndex(registry, {
