@@ -2,7 +2,7 @@ import { Option, type Command } from "commander";
 import type { BundleProblem, ImageStore } from "../bundle/index.ts";
 import { InputError } from "../failure/index.ts";
 import type { ImageImporter } from "../warm/index.ts";
-import { repeatableOption } from "./options.ts";
+import { booleanValue, repeatableOption } from "./options.ts";
 
 export interface BundleFlags {
   /** `warm --from`: bundles (or directories of them) to import from. */
@@ -17,13 +17,20 @@ export function addBundleOptions(command: Command, flag: "--from" | "--bundles")
     flag === "--from"
       ? "import locked images from this bundle (an OCI layout directory or tar file, or a directory of them) before pulling"
       : "import locked images from the bundles in this directory (OCI layout directories or tar files), read again every pass";
-  return command
-    .addOption(repeatableOption(`${flag} <path>`, what))
-    .addOption(
-      new Option("--offline", "never pull from a registry: an entry no bundle holds fails not_found").default(
-        false,
-      ),
-    );
+  const paths = repeatableOption(`${flag} <path>`, what, { commas: true });
+  const offline = new Option(
+    "--offline [bool]",
+    "never pull from a registry: an entry no bundle holds fails not_found",
+  )
+    .default(false)
+    .preset("true")
+    .argParser(booleanValue);
+  // The agent is configured through its environment in the DaemonSet, like its other options.
+  if (flag === "--bundles") {
+    paths.env("PREPULL_BUNDLES");
+    offline.env("PREPULL_OFFLINE");
+  }
+  return command.addOption(paths).addOption(offline);
 }
 
 /**

@@ -65,6 +65,11 @@ const VARIANTS: Readonly<Record<string, Variant>> = {
     components: ["disk-guard"],
     values: () => Promise.resolve({ diskGuard: { enabled: true } }),
   },
+  "components/bundles": {
+    resource: "base",
+    components: ["bundles"],
+    values: () => Promise.resolve({ bundles: { enabled: true } }),
+  },
   "components/private-registry": {
     resource: "base",
     components: ["private-registry"],

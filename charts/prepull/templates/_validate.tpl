@@ -23,6 +23,8 @@ what the agent sees of the node. Each refusal names the value and what to do ins
   "PREPULL_SHUTDOWN_GRACE" "agent.shutdownGrace"
   "PREPULL_IMAGE_FS_PATH" "diskGuard.enabled"
   "PREPULL_DISK_THRESHOLD" "diskGuard.threshold"
+  "PREPULL_BUNDLES" "bundles.enabled and bundles.hostPath"
+  "PREPULL_OFFLINE" "bundles.offline"
   "PREPULL_PIN" "pinning.enabled"
   "PREPULL_PIN_BUDGET" "pinning.budget"
   "PREPULL_REGISTRY_HOSTS_DIR" "registryHosts"
