@@ -201,7 +201,8 @@ export async function startAgent(
     scheduler,
     pins,
     gate,
-    progress,
+    // An import knows its own bytes; a pull's are read from containerd's ingests.
+    progress: { entry: (key) => bundles.progress(key) ?? progress.entry(key) },
     config,
     supportOf: supportWatcher(logger),
   });

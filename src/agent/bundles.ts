@@ -1,4 +1,10 @@
-import { BundleReader, createBundleImporter, type ImageStore } from "../bundle/index.ts";
+import {
+  BundleReader,
+  createBundleImporter,
+  type BundleImporter,
+  type ImageStore,
+  type ImportProgress,
+} from "../bundle/index.ts";
 import { errorMessage } from "../failure/index.ts";
 import { nodePlatform } from "../registry/index.ts";
 import type { ImageImporter, WarmLogger } from "../warm/index.ts";
@@ -10,6 +16,8 @@ const BUNDLE_POLL_MS = 5_000;
 export interface AgentBundles {
   /** The scheduler's bundle options. */
   readonly pass: { importer?: ImageImporter; offline: boolean };
+  /** Bytes of the entry's import under way, by entry key; null when none is. */
+  progress(key: string): ImportProgress;
   /**
    * Polls the bundles; when they change, `onChange` runs (the agent retries entries no bundle
    * held). Returns the stop function.
@@ -27,14 +35,15 @@ export function agentBundles(
   store: ImageStore,
   logger: WarmLogger,
 ): AgentBundles {
-  if (options.bundles.length === 0)
-    return { pass: { offline: options.offline }, watch: () => () => undefined };
+  if (options.bundles.length === 0) {
+    return { pass: { offline: options.offline }, progress: () => null, watch: () => () => undefined };
+  }
   const reader = new BundleReader(options.bundles, {
     onProblem: (problem) => {
       logger.warn({ bundle: problem.path }, `bundle not used: ${problem.message}`);
     },
   });
-  const importer = createBundleImporter({
+  const importer: BundleImporter = createBundleImporter({
     catalog: () => reader.catalog(),
     store,
     platform: nodePlatform(),
@@ -45,6 +54,7 @@ export function agentBundles(
   });
   return {
     pass: { importer, offline: options.offline },
+    progress: (key) => importer.progress(key),
     watch(onChange) {
       const look = (): void => {
         reader.changed().then(

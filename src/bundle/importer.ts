@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { errorMessage, isClassifiedError } from "../failure/index.ts";
 import type { Platform } from "../registry/index.ts";
-import type { ImageImporter, ImportOutcome } from "../warm/index.ts";
+import { entryKey, type ImageImporter, type ImportOutcome } from "../warm/index.ts";
 import type { BundleCatalog } from "./catalog.ts";
 import { IncompleteImageError, imageClosure } from "./closure.ts";
 import type { BlobDescriptor } from "./plan.ts";
@@ -21,7 +21,16 @@ export interface BundleImporterOptions {
   readonly timeoutMs: number;
   /** Set once the runtime turned out not to import (containerd 1.6): every call says why. */
   readonly onUnavailable?: (reason: string) => void;
+  /** Bytes of the archive sent so far for an entry, and the blob bytes it carries in all. */
   readonly onProgress?: (image: string, bytes: number) => void;
+}
+
+/** Bytes of an import in flight: what the agent's status and `warm` show while an entry imports. */
+export type ImportProgress = { readonly doneBytes: number; readonly totalBytes: number } | null;
+
+export interface BundleImporter extends ImageImporter {
+  /** The import under way for the entry of this key (warm's `entryKey`), or null. */
+  progress(key: string): ImportProgress;
 }
 
 /**
@@ -31,8 +40,10 @@ export interface BundleImporterOptions {
  * CRI pull creates — `N@D`, `N:T` and the image id — pointed at the digest, and the staging record
  * removed. Only the digest the lock names is imported, whatever else the bundle holds.
  */
-export function createBundleImporter(options: BundleImporterOptions): ImageImporter {
+export function createBundleImporter(options: BundleImporterOptions): BundleImporter {
   let unavailable: string | undefined;
+  // One record per import running now: bounded by the pull slots.
+  const running = new Map<string, { doneBytes: number; totalBytes: number }>();
 
   async function missingBlobs(
     blobs: readonly BlobDescriptor[],
@@ -45,6 +56,8 @@ export function createBundleImporter(options: BundleImporterOptions): ImageImpor
   }
 
   return {
+    progress: (key) => running.get(key) ?? null,
+
     async importImage(request, callOptions = {}): Promise<ImportOutcome> {
       if (unavailable !== undefined) return { imported: false, reason: unavailable };
       const catalog = await options.catalog();
@@ -59,18 +72,24 @@ export function createBundleImporter(options: BundleImporterOptions): ImageImpor
         throw error;
       }
       const staging = `${STAGING_PREFIX}/${randomUUID()}:import`;
+      const key = entryKey(request);
       let bytes = 0;
-      const importCarrying = (carried: readonly BlobDescriptor[]): Promise<void> =>
-        options.store.importArchive(importStream(source, closure.top, carried), {
+      const importCarrying = (carried: readonly BlobDescriptor[]): Promise<void> => {
+        const totalBytes = carried.reduce((sum, blob) => sum + blob.size, 0);
+        running.set(key, { doneBytes: 0, totalBytes });
+        return options.store.importArchive(importStream(source, closure.top, carried), {
           name: staging,
           platform: options.platform,
           timeoutMs: callOptions.timeoutMs ?? options.timeoutMs,
           ...(signal ? { signal } : {}),
           onSent: (sent) => {
             bytes += sent;
+            // The archive's headers and padding count too: never show more than the blobs.
+            running.set(key, { doneBytes: Math.min(bytes, totalBytes), totalBytes });
             options.onProgress?.(request.image, bytes);
           },
         });
+      };
       try {
         try {
           await importCarrying(await missingBlobs(closure.blobs, signal));
@@ -91,6 +110,7 @@ export function createBundleImporter(options: BundleImporterOptions): ImageImpor
         }
         throw error;
       } finally {
+        running.delete(key);
         // The names now hold the content; the staging record only held it during the import.
         await options.store.deleteImage(staging).catch(() => undefined);
       }

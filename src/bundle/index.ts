@@ -28,6 +28,11 @@ export {
   type BundleResult,
 } from "./write-bundle.ts";
 export { BundleReader, type BundleCatalog, type BundleProblem } from "./catalog.ts";
-export { createBundleImporter, type BundleImporterOptions } from "./importer.ts";
+export {
+  createBundleImporter,
+  type BundleImporter,
+  type BundleImporterOptions,
+  type ImportProgress,
+} from "./importer.ts";
 export { BundleError, openLayoutSource, type LayoutSource } from "./layout-source.ts";
 export type { ImageStore } from "./ports.ts";
