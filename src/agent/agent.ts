@@ -128,6 +128,8 @@ export async function startAgent(
   const containerd = createContainerdClient({ endpoint: runtime.endpoint });
   const bundles = agentBundles(options, containerd, logger);
 
+  // Judged at first contact with the runtime, so an end-of-life warning is logged then.
+  const supportOf = supportWatcher(logger);
   // Passes settle only once the scheduler has started, by when `afterPass` is set, below.
   const afterPass = new Later<(pass: SettledPass) => void>("what follows a pass");
   const scheduler = new WarmScheduler({
@@ -157,6 +159,9 @@ export async function startAgent(
     authFor: pullAuthFrom(keyring),
     logger,
     events: metrics.events,
+    onRuntimeReachable: (version) => {
+      if (version !== undefined) supportOf(version.runtimeName, version.runtimeVersion);
+    },
     onPassSettled: (pass) => {
       afterPass.get()(pass);
     },
@@ -204,7 +209,7 @@ export async function startAgent(
     // An import knows its own bytes; a pull's are read from containerd's ingests.
     progress: { entry: (key) => bundles.progress(key) ?? progress.entry(key) },
     config,
-    supportOf: supportWatcher(logger),
+    supportOf,
   });
   scraped.set({ view: statuses, gate, scheduler, pins, filesystemUse });
   metrics.configReloaded(initial.generation);

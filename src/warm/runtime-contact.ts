@@ -1,6 +1,6 @@
 import { systemClock, type Clock } from "./entries.ts";
 import type { WarmLogger } from "./events.ts";
-import type { ImageRuntime } from "./ports.ts";
+import type { ImageRuntime, RuntimeVersion } from "./ports.ts";
 import { RuntimeHealth, type HealthVerdict, type RuntimeStatus } from "./runtime-health.ts";
 
 /**
@@ -12,10 +12,18 @@ export class RuntimeContact {
   readonly #runtime: ImageRuntime;
   readonly #health: RuntimeHealth;
   readonly #logger: WarmLogger | undefined;
+  readonly #onReachable: ((version: RuntimeVersion | undefined) => void) | undefined;
 
-  constructor(options: { runtime: ImageRuntime; graceMs: number; clock?: Clock; logger?: WarmLogger }) {
+  constructor(options: {
+    runtime: ImageRuntime;
+    graceMs: number;
+    clock?: Clock;
+    logger?: WarmLogger;
+    onRuntimeReachable?: (version: RuntimeVersion | undefined) => void;
+  }) {
     this.#runtime = options.runtime;
     this.#logger = options.logger;
+    this.#onReachable = options.onRuntimeReachable;
     this.#health = new RuntimeHealth({
       endpoint: options.runtime.endpoint,
       graceMs: options.graceMs,
@@ -29,6 +37,7 @@ export class RuntimeContact {
     const version = await this.#runtime.version().catch(() => undefined);
     this.#health.recordVersion(version);
     this.#logger?.info({ endpoint: this.#runtime.endpoint, runtime: version }, "container runtime reachable");
+    this.#onReachable?.(version);
   }
 
   /** The runtime could not be reached; returns how long to wait before the next pass. */

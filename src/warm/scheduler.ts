@@ -16,7 +16,7 @@ import { InFlightWork } from "./in-flight.ts";
 import { startWarmPass, type PassDependencies, type PassHooks, type StartedPass } from "./pass.ts";
 import { PassTrigger } from "./pass-trigger.ts";
 import type { WarmTarget } from "./plan.ts";
-import type { RuntimeImage } from "./ports.ts";
+import type { RuntimeImage, RuntimeVersion } from "./ports.ts";
 import { RuntimeContact } from "./runtime-contact.ts";
 import type { HealthVerdict, RuntimeStatus } from "./runtime-health.ts";
 import type { EntryStatus } from "./state.ts";
@@ -39,6 +39,8 @@ export interface WarmSchedulerOptions extends PassParts {
   readonly events?: WarmLoopEvents;
   readonly logger?: WarmLogger;
   readonly clock?: Clock;
+  /** The runtime answered after it had not (or for the first time), with its version. */
+  readonly onRuntimeReachable?: (version: RuntimeVersion | undefined) => void;
   /** A pass's work ended: every entry it checked is settled (see `SettledPass`). */
   readonly onPassSettled?: (pass: SettledPass) => void;
 }
