@@ -1,10 +1,9 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, relative, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { stringify } from "yaml";
 import { HELM_LABELS, isHook, parseManifest, renderChart, requireHelm } from "../kubernetes/helm-support.ts";
-import { key, renderKustomization, type KubeObject } from "./kustomize.ts";
+import { composeKustomization, key, renderKustomization, type KubeObject } from "./kustomize.ts";
 
 // One source of truth for the shape: charts/prepull, rendered with `helm template`, must give the
 // objects deploy/ gives for the same choices. Ignored, and nothing else:
@@ -101,15 +100,7 @@ async function kustomized(variant: Variant): Promise<KubeObject[]> {
   if (variant.components !== undefined) {
     dir = await mkdtemp(join(tmpdir(), "prepull-chart-kustomize-"));
     temps.push(dir);
-    await writeFile(
-      join(dir, "kustomization.yaml"),
-      stringify({
-        apiVersion: "kustomize.config.k8s.io/v1beta1",
-        kind: "Kustomization",
-        resources: [relative(dir, join(DEPLOY, variant.resource))],
-        components: variant.components.map((name) => relative(dir, join(DEPLOY, "components", name))),
-      }),
-    );
+    await composeKustomization(dir, variant.resource, variant.components);
   }
   const rbac = parseManifest(await readFile(join(DEPLOY, "examples/warm-up-job/rbac.yaml"), "utf8"));
   return [...renderKustomization(dir), ...rbac];

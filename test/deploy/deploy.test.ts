@@ -1,31 +1,36 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join, relative, resolve } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
-import { parseAllDocuments, stringify } from "yaml";
+import { readdir, readFile, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { describe, expect, it } from "vitest";
+import { parseAllDocuments } from "yaml";
 import { runPrepull } from "../cli/run-prepull.ts";
-import { key, renderKustomization, renderWithKubectl, type KubeObject } from "./kustomize.ts";
+import {
+  composeKustomization,
+  key,
+  renderKustomization,
+  renderWithKubectl,
+  type KubeObject,
+} from "./kustomize.ts";
+import {
+  expectAgentNetworkPolicy,
+  expectAgentPod,
+  one,
+  OPERATOR_KINDS,
+  planOf,
+  tempDir,
+  validate,
+  waitWithoutAgents,
+  type Container,
+  type NetworkPolicy,
+  type PodSpec,
+  type Workload,
+} from "./manifest-checks.ts";
 
 const DEPLOY = resolve("deploy");
-const temps: string[] = [];
-
-afterAll(async () => {
-  await Promise.all(temps.map((dir) => rm(dir, { recursive: true, force: true })));
-});
 
 /** base with one component, as an operator would compose it in their own overlay. */
 async function withComponent(component: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), `prepull-kustomize-${component}-`));
-  temps.push(dir);
-  await writeFile(
-    join(dir, "kustomization.yaml"),
-    stringify({
-      apiVersion: "kustomize.config.k8s.io/v1beta1",
-      kind: "Kustomization",
-      resources: [relative(dir, join(DEPLOY, "base"))],
-      components: [relative(dir, join(DEPLOY, "components", component))],
-    }),
-  );
+  const dir = await tempDir(`prepull-kustomize-${component}-`);
+  await composeKustomization(dir, "base", [component]);
   return dir;
 }
 
@@ -60,79 +65,12 @@ const ADDED_KINDS: Readonly<Record<string, readonly string[]>> = {
 /** Variants whose agent reaches the API server with a token (the readiness gate's own RBAC). */
 const WITH_AGENT_TOKEN = new Set(["base + components/readiness-gate"]);
 
-/**
- * The Prometheus Operator's kinds: kubernetes-models has no schema for them, so they are checked
- * where they are made for, in test/monitoring (promtool on the rules, selectors against the pods).
- */
-const OPERATOR_KINDS = new Set(["PodMonitor", "PrometheusRule"]);
-
-/** Validates against the Kubernetes OpenAPI schema of the object's own apiVersion and kind. */
-async function validate(object: KubeObject): Promise<void> {
-  const module = (await import(
-    /* @vite-ignore */ `kubernetes-models/${object.apiVersion}/${object.kind}`
-  )) as Record<string, new (data: unknown) => { validate(): void }>;
-  const Model = module[object.kind];
-  if (Model === undefined) throw new Error(`no schema for ${object.apiVersion} ${object.kind}`);
-  new Model(object).validate();
-}
+/** Variants whose pod runs the Node Readiness Controller's reporter beside the agent. */
+const WITH_REPORTER = new Set(["base + components/node-readiness-controller"]);
 
 function byKey(objects: KubeObject[]): Map<string, KubeObject> {
   return new Map(objects.map((object) => [key(object), object]));
 }
-
-interface Container {
-  name: string;
-  image: string;
-  imagePullPolicy?: string;
-  env?: Array<{ name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }>;
-  securityContext?: Record<string, unknown>;
-  readinessProbe?: unknown;
-  livenessProbe?: unknown;
-  args?: string[];
-  ports?: Array<{ name: string; containerPort: number }>;
-  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
-  volumeMounts?: Array<{ name: string; mountPath: string; readOnly?: boolean }>;
-}
-interface PodSpec {
-  containers: Container[];
-  initContainers?: Container[];
-  volumes?: Array<{ name: string; hostPath?: { path: string } }>;
-  tolerations?: unknown[];
-  priorityClassName?: string;
-  securityContext?: { seccompProfile?: { type: string } };
-  automountServiceAccountToken?: boolean;
-}
-
-/** A runtime's root holds every image's layers and blobs: the agent never needs to see it. */
-const RUNTIME_ROOTS = ["/var/lib/containerd", "/var/lib/containers", "/var/lib/rancher/k3s/agent/containerd"];
-
-interface NetworkPolicy {
-  metadata: { namespace?: string };
-  spec: {
-    podSelector: { matchLabels: Record<string, string> };
-    policyTypes: string[];
-    ingress: Array<{
-      from: Array<{
-        podSelector?: { matchLabels?: Record<string, string> };
-        namespaceSelector?: { matchLabels?: Record<string, string> };
-        ipBlock?: unknown;
-      }>;
-      ports: Array<{ port: string | number; protocol: string }>;
-    }>;
-  };
-}
-
-const BROAD_HOST_PATHS = new Set([
-  "/",
-  "/var",
-  "/run",
-  "/var/run",
-  "/etc",
-  "/var/lib",
-  "/usr",
-  "/home",
-  "/root",
-]);
 
 describe.each(targets)("deploy/%s", (name, locate) => {
   it("renders as kubectl kustomize renders it, and every object passes the Kubernetes schema", async () => {
@@ -157,114 +95,26 @@ describe.each(targets)("deploy/%s", (name, locate) => {
 
   it("gives the agent the socket's directory and nothing broad, no privileges, probes, limits and its node name", async () => {
     const rendered = renderKustomization(await locate());
-    const daemonSet = rendered.find((o) => o.kind === "DaemonSet") as unknown as {
-      spec: { template: { spec: PodSpec }; updateStrategy: { type: string } };
-    };
-    const pod = daemonSet.spec.template.spec;
-    const agent = pod.containers.find((c) => c.name === "agent");
-    if (agent === undefined) throw new Error("no agent container");
-
-    const hostPaths = (pod.volumes ?? []).flatMap((v) => (v.hostPath ? [v.hostPath.path] : []));
-    expect(hostPaths.length).toBeGreaterThan(0);
-    for (const path of hostPaths) expect(BROAD_HOST_PATHS.has(path.replace(/\/+$/, "") || "/")).toBe(false);
-    const socketVolume = pod.volumes?.find((v) => v.name === "runtime-socket-dir");
-    const endpoint = agent.env?.find((e) => e.name === "CONTAINER_RUNTIME_ENDPOINT")?.value ?? "";
-    const socketMount = agent.volumeMounts?.find((m) => m.name === "runtime-socket-dir");
-    expect(endpoint.startsWith(`unix://${socketMount?.mountPath ?? "?"}/`)).toBe(true);
-    expect(socketVolume?.hostPath?.path).toMatch(/crio|containerd/);
-    for (const mount of agent.volumeMounts ?? []) {
-      const volume = pod.volumes?.find((v) => v.name === mount.name);
-      if (volume?.hostPath !== undefined) expect(mount.readOnly).toBe(true);
-    }
-
-    for (const path of hostPaths) {
-      const trimmed = path.replace(/\/+$/, "");
-      for (const root of RUNTIME_ROOTS) {
-        const inside = trimmed === root || trimmed.startsWith(`${root}/`);
-        // Inside a runtime's root only the disk guard's own empty directory is allowed.
-        if (inside) expect(trimmed).toBe(`${root}/prepull-statfs`);
-      }
-    }
-    expect(pod).not.toHaveProperty("hostNetwork");
-    expect(pod).not.toHaveProperty("hostPID");
-    expect(pod).not.toHaveProperty("hostIPC");
-    expect(agent.securityContext?.privileged ?? false).toBe(false);
-
-    expect(agent.securityContext).toMatchObject({
-      allowPrivilegeEscalation: false,
-      readOnlyRootFilesystem: true,
-      capabilities: { drop: ["ALL"] },
+    const { pod } = expectAgentPod(one(rendered, "DaemonSet") as Workload, {
+      containers: WITH_REPORTER.has(name) ? ["agent", "readiness-reporter"] : ["agent"],
+      serviceAccountToken: WITH_AGENT_TOKEN.has(name),
+      tolerations: [{ operator: "Exists" }],
     });
-    expect(pod.securityContext?.seccompProfile?.type).toBe("RuntimeDefault");
-    expect(pod.automountServiceAccountToken).toBe(WITH_AGENT_TOKEN.has(name));
-    expect(pod.tolerations).toEqual([{ operator: "Exists" }]);
     expect(pod.priorityClassName).toBe("prepull");
-    expect(agent.imagePullPolicy).toBeDefined();
-    expect(agent.readinessProbe).toMatchObject({ httpGet: { path: "/readyz", port: "probes" } });
-    expect(agent.livenessProbe).toMatchObject({ httpGet: { path: "/healthz", port: "probes" } });
-    // The named port is the one the agent's probe port listens on.
-    const probePort = agent.ports?.find((p) => p.name === "probes")?.containerPort;
-    expect(agent.args).toContain(`--probe-listen=0.0.0.0:${String(probePort)}`);
-    expect(agent.ports?.find((p) => p.name === "http")?.containerPort).not.toBe(probePort);
-    expect(Object.keys(agent.resources?.requests ?? {}).sort()).toEqual(["cpu", "memory"]);
-    expect(Object.keys(agent.resources?.limits ?? {})).toContain("memory");
-    expect(agent.env?.find((e) => e.name === "NODE_NAME")?.valueFrom?.fieldRef?.fieldPath).toBe(
-      "spec.nodeName",
-    );
-    expect(daemonSet.spec.updateStrategy.type).toBe("RollingUpdate");
-
-    const service = rendered.find((o) => o.kind === "Service") as unknown as {
+    const service = one(rendered, "Service") as {
       spec: { clusterIP: string; publishNotReadyAddresses: boolean };
     };
     expect(service.spec).toMatchObject({ clusterIP: "None", publishNotReadyAddresses: true });
   });
 
   it("lets only the warm-up Job and Prometheus reach the agents, on the HTTP port", async () => {
-    const rendered = renderKustomization(await locate());
-    const policies = rendered.filter((o) => o.kind === "NetworkPolicy") as unknown as NetworkPolicy[];
-    expect(policies).toHaveLength(1);
-    const [policy] = policies as [NetworkPolicy];
-    const daemonSet = rendered.find((o) => o.kind === "DaemonSet") as unknown as {
-      metadata: { namespace: string };
-      spec: { template: { metadata: { labels: Record<string, string> }; spec: PodSpec } };
-    };
-    expect(policy.metadata.namespace).toBe(daemonSet.metadata.namespace);
-    const podLabels = daemonSet.spec.template.metadata.labels;
-    for (const [name, value] of Object.entries(policy.spec.podSelector.matchLabels)) {
-      expect(podLabels[name]).toBe(value);
-    }
-    expect(policy.spec.policyTypes).toEqual(["Ingress"]);
-    expect(policy.spec.ingress).toHaveLength(1);
-    const [rule] = policy.spec.ingress as [NetworkPolicy["spec"]["ingress"][number]];
-    const agent = daemonSet.spec.template.spec.containers.find((c) => c.name === "agent") as Container & {
-      ports: Array<{ name: string; containerPort: number }>;
-    };
-    expect(rule.ports).toEqual([{ port: "http", protocol: "TCP" }]);
-    expect(agent.ports.map((p) => p.name)).toContain("http");
-    // Every peer names someone: an empty selector or an open CIDR would let everyone in.
-    expect(rule.from.length).toBeGreaterThan(0);
-    for (const peer of rule.from) {
-      expect(peer).not.toHaveProperty("ipBlock");
-      const labels = { ...peer.podSelector?.matchLabels, ...peer.namespaceSelector?.matchLabels };
-      expect(Object.keys(labels).length).toBeGreaterThan(0);
-    }
-    expect(rule.from).toContainEqual({
-      podSelector: {
-        matchLabels: { "app.kubernetes.io/name": "prepull", "app.kubernetes.io/component": "warm-up" },
-      },
-    });
-    expect(rule.from).toContainEqual({
-      namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } },
-    });
+    expectAgentNetworkPolicy(renderKustomization(await locate()), "monitoring");
   });
 
   it("passes prepull's own plan with no warnings, and its ImageSets load", async () => {
     const rendered = renderKustomization(await locate());
-    const dir = await mkdtemp(join(tmpdir(), "prepull-rendered-"));
-    temps.push(dir);
-    const file = join(dir, "rendered.yaml");
-    await writeFile(file, rendered.map((object) => stringify(object)).join("---\n"));
-    const plan = await runPrepull(["plan", file, "--fail-on", "warning"]);
+    const dir = await tempDir("prepull-rendered-");
+    const plan = await planOf(rendered, dir);
     expect(plan.stderr).toBe("");
     expect(plan.stdout).toContain("0 errors, 0 warnings");
     expect(plan.code).toBe(0);
@@ -275,17 +125,7 @@ describe.each(targets)("deploy/%s", (name, locate) => {
     for (const [name, text] of Object.entries(configMap.data)) {
       const setFile = join(dir, name);
       await writeFile(setFile, text);
-      const wait = await runPrepull([
-        "wait",
-        "--agents",
-        "127.0.0.1:1",
-        "--config",
-        setFile,
-        "-t",
-        "0s",
-        "-o",
-        "json",
-      ]);
+      const wait = await waitWithoutAgents(setFile);
       expect(wait.stderr).toBe("");
       expect(wait.code).toBe(1);
     }

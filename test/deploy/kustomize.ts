@@ -1,8 +1,9 @@
 import { execFile } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { basename, join, resolve } from "node:path";
+import { writeFile } from "node:fs/promises";
+import { basename, join, relative, resolve } from "node:path";
 import { promisify } from "node:util";
-import { parse, parseAllDocuments } from "yaml";
+import { parse, parseAllDocuments, stringify } from "yaml";
 
 const run = promisify(execFile);
 
@@ -167,6 +168,27 @@ function resourcesOf(dir: string, kustomization: Kustomization): KubeObject[] {
     const path = resolve(dir, resource);
     return existsSync(join(path, "kustomization.yaml")) ? renderKustomization(path) : readObjects(path);
   });
+}
+
+/**
+ * Writes into `dir` a kustomization of deploy/`resource` (the base or an overlay) with
+ * deploy/components/`components`, as an operator composes them in an overlay of their own.
+ */
+export async function composeKustomization(
+  dir: string,
+  resource: string,
+  components: readonly string[],
+): Promise<void> {
+  const deploy = resolve("deploy");
+  await writeFile(
+    join(dir, "kustomization.yaml"),
+    stringify({
+      apiVersion: "kustomize.config.k8s.io/v1beta1",
+      kind: "Kustomization",
+      resources: [relative(dir, join(deploy, resource))],
+      components: components.map((name) => relative(dir, join(deploy, "components", name))),
+    }),
+  );
 }
 
 /** `kubectl kustomize DIR`, when kubectl is installed; undefined otherwise. */

@@ -1,9 +1,9 @@
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, relative, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parse, stringify } from "yaml";
-import { renderKustomization, type KubeObject } from "./kustomize.ts";
+import { parse } from "yaml";
+import { composeKustomization, renderKustomization, type KubeObject } from "./kustomize.ts";
 
 // The readiness gate's two components: what they give the agent, and whom they give a token.
 const DEPLOY = resolve("deploy");
@@ -11,15 +11,7 @@ const DEPLOY = resolve("deploy");
 async function baseWith(component: string): Promise<KubeObject[]> {
   const dir = await mkdtemp(join(tmpdir(), `prepull-gate-${component}-`));
   try {
-    await writeFile(
-      join(dir, "kustomization.yaml"),
-      stringify({
-        apiVersion: "kustomize.config.k8s.io/v1beta1",
-        kind: "Kustomization",
-        resources: [relative(dir, join(DEPLOY, "base"))],
-        components: [relative(dir, join(DEPLOY, "components", component))],
-      }),
-    );
+    await composeKustomization(dir, "base", [component]);
     return renderKustomization(dir);
   } finally {
     await rm(dir, { recursive: true, force: true });

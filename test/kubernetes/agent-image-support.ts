@@ -74,23 +74,25 @@ export function imageSetOf(name: string, images: readonly PushedImage[]): string
   });
 }
 
+export interface BaseKustomizationOptions {
+  readonly agentImage: string;
+  readonly socketPath: string;
+  readonly imageSet: string;
+  readonly env?: Readonly<Record<string, string>>;
+  /** With the disk-guard component, its image-filesystem directory here (on the node's containerd filesystem). */
+  readonly imageFsDir?: string;
+  /** More of deploy/components, by name. */
+  readonly components?: readonly string[];
+  /** Only on this node: the test's nodes keep their runtime sockets at different paths. */
+  readonly nodeName?: string;
+}
+
 /**
  * deploy/base as an operator applies it, through a kustomization of the test's own: the agent
  * image from the sandbox registry, the node's containerd socket (not under /run/containerd here)
  * and the test's ImageSet in place of the example's.
  */
-export async function baseKustomization(options: {
-  agentImage: string;
-  socketPath: string;
-  imageSet: string;
-  env?: Readonly<Record<string, string>>;
-  /** With the disk-guard component, its image-filesystem directory here (on the node's containerd filesystem). */
-  imageFsDir?: string;
-  /** More of deploy/components, by name. */
-  components?: readonly string[];
-  /** Only on this node: the test's nodes keep their runtime sockets at different paths. */
-  nodeName?: string;
-}): Promise<string> {
+export async function baseKustomization(options: BaseKustomizationOptions): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "prepull-agent-image-"));
   await mkdir(join(dir, "imagesets"));
   await writeFile(join(dir, "imagesets", "test.yaml"), options.imageSet);

@@ -1,144 +1,85 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { AgentStatus } from "../../src/http/index.ts";
 import { startAgentProcess } from "../agent/agent-process.ts";
-import { tagImage, type PushedImage } from "../sandbox/index.ts";
+import type { PushedImage } from "../sandbox/index.ts";
+import { agentCluster } from "./agent-cluster.ts";
 import {
-  AGENT_SELECTOR,
-  baseKustomization,
-  buildAgentImage,
   compileCacheUse,
   imageSetOf,
   median,
   pinnedStatus,
   processStartMs,
   readyAgentPod,
-  sharedMountDir,
   taskPid,
-  type BuiltImage,
 } from "./agent-image-support.ts";
-import { startCluster, waitFor, type Cluster, type List, type Pod } from "./harness/index.ts";
+import { waitFor, type Pod } from "./harness/index.ts";
 
 // The agent's image built from the Dockerfile as users build it (buildah, no daemon), pushed to
 // the sandbox registry, and deploy/base applied with it: the DaemonSet's pod runs on the real
 // kubelet, on a read-only root filesystem with every capability dropped, and warms the ImageSet
 // its ConfigMap holds through the node's containerd.
 const NAMESPACE = "prepull";
-let cluster: Cluster;
-let image: BuiltImage;
-let warmed: PushedImage[];
-let kustomization: string | undefined;
+const env = agentCluster({
+  // kubelet refreshes a pod's ConfigMap volumes at each pod sync: every 10 s here, not 1 min.
+  kubeletConfig: { syncFrequency: "10s" },
+  workloads: [
+    { repository: "warm/api", tag: "v1", size: 4096, seed: "api" },
+    { repository: "warm/web", tag: "v2", size: 4096, seed: "web" },
+  ],
+});
 /** The ImageSet the ConfigMap holds now. */
 let currentSet: readonly PushedImage[] = [];
-let shared: Awaited<ReturnType<typeof sharedMountDir>> | undefined;
-
-beforeAll(async () => {
-  shared = await sharedMountDir();
-  // kubelet refreshes a pod's ConfigMap volumes at each pod sync: every 10 s here, not 1 min.
-  cluster = await startCluster({ containerdParentDir: shared.path, kubeletConfig: { syncFrequency: "10s" } });
-  image = await buildAgentImage(cluster.registry.host, "test");
-  warmed = await Promise.all([
-    cluster.pushWorkloadImage(cluster.registry, "warm/api", "v1", [{ size: 4096, seed: "api" }]),
-    cluster.pushWorkloadImage(cluster.registry, "warm/web", "v2", [{ size: 4096, seed: "web" }]),
-  ]);
-}, 900_000);
-
-afterAll(async () => {
-  if (kustomization !== undefined) {
-    await cluster
-      .kubectl(["delete", "-k", kustomization, "--wait=true", "--timeout=90s"])
-      .catch(() => undefined);
-    await rm(kustomization, { recursive: true, force: true });
-  }
-  try {
-    await cluster.stop();
-  } finally {
-    await shared?.remove();
-  }
-});
-
-/** The names the node's containerd keeps pinned (`io.cri-containerd.pinned=pinned`), sorted. */
-async function pinnedOnNode(): Promise<string[]> {
-  const listed = await cluster.node.containerd.ctr([
-    "images",
-    "ls",
-    "--quiet",
-    'labels."io.cri-containerd.pinned"==pinned',
-  ]);
-  return listed.split("\n").filter(Boolean).sort();
-}
-
-function statusOf(pod: Pod): Promise<AgentStatus> {
-  return cluster.api.get<AgentStatus>(
-    `/api/v1/namespaces/${NAMESPACE}/pods/${pod.metadata?.name ?? ""}:8080/proxy/v1/status`,
-  );
-}
-
-async function warmStatus(pod: Pod): Promise<AgentStatus> {
-  let status: AgentStatus | undefined;
-  await waitFor("the agent's first pass to leave the set warm", async () => {
-    status = await statusOf(pod);
-    return status.warm && status.lastPass !== null;
-  }).catch((error: unknown) => {
-    throw new Error(`${String(error)}; last status: ${JSON.stringify(status)}`, { cause: error });
-  });
-  if (status === undefined) throw new Error("no status");
-  return status;
-}
 
 /** Seconds from the container's process start to the end of the agent's first pass. */
 async function podStartToFirstPass(pod: Pod, status: AgentStatus): Promise<number> {
   const containerId = (pod.status?.containerStatuses?.[0]?.containerID ?? "").replace(/^containerd:\/\//, "");
-  const pid = taskPid(await cluster.node.containerd.ctr(["tasks", "ls"]), containerId);
+  const pid = taskPid(await env.cluster.node.containerd.ctr(["tasks", "ls"]), containerId);
   const started = await processStartMs(pid);
   if (status.lastPass === null) throw new Error("no pass yet");
   return (Date.parse(status.lastPass.at) + status.lastPass.seconds * 1000 - started) / 1000;
 }
 
 async function deleteAgentPod(pod: Pod): Promise<void> {
-  await cluster.kubectl(["delete", "pod", "-n", NAMESPACE, pod.metadata?.name ?? "", "--wait=true"]);
+  await env.cluster.kubectl(["delete", "pod", "-n", NAMESPACE, pod.metadata?.name ?? "", "--wait=true"]);
 }
 
 async function apply(
-  env?: Record<string, string>,
-  set: readonly PushedImage[] = currentSet.length > 0 ? currentSet : warmed,
-  agentImage: string = image.reference,
+  vars?: Record<string, string>,
+  set: readonly PushedImage[] = currentSet.length > 0 ? currentSet : env.images,
+  agentImage?: string,
 ): Promise<void> {
   currentSet = set;
-  if (kustomization !== undefined) await rm(kustomization, { recursive: true, force: true });
-  kustomization = await baseKustomization({
-    agentImage,
-    socketPath: cluster.node.containerd.socketPath,
+  await env.deploy({
     imageSet: imageSetOf("agent-image-test", set),
     // With the disk guard's view of the image filesystem, the agent has a pin budget and pins.
-    imageFsDir: join(cluster.node.containerd.root, "prepull-statfs"),
-    ...(env ? { env } : {}),
+    imageFsDir: join(env.cluster.node.containerd.root, "prepull-statfs"),
+    ...(vars ? { env: vars } : {}),
+    ...(agentImage === undefined ? {} : { agentImage }),
   });
-  await cluster.kubectl(["apply", "--server-side", "--field-manager=prepull-test", "-k", kustomization]);
 }
 
 describe("the agent's image, built from the Dockerfile, as the DaemonSet of deploy/base", () => {
   it("becomes Ready and warms the ImageSet of its ConfigMap through the node's containerd", async () => {
-    onTestFailed(() => {
-      process.stderr.write(`${cluster.logTails()}\n`);
-    });
+    env.reportOnFailure();
+    const { cluster, image, images: warmed } = env;
     process.stdout.write(
       `agent image ${image.reference}: ${image.size} unpacked, built and pushed in ${image.buildSeconds.toFixed(1)} s\n`,
     );
     await apply();
     const pod = await readyAgentPod(cluster);
     expect(pod.spec?.containers[0]?.image).toBe(image.reference);
-    const status = await warmStatus(pod);
+    const status = await env.warmStatus(pod);
     expect(status.config.sets).toEqual(["agent-image-test"]);
     expect(status.runtime.reachable).toBe(true);
     expect(status.summary).toMatchObject({ present: 2, failed: 0, total: 2 });
-    expect((await pinnedStatus(() => statusOf(pod))).entries.map((entry) => entry.pinned)).toEqual([
+    expect((await pinnedStatus(() => env.agentStatus(pod))).entries.map((entry) => entry.pinned)).toEqual([
       true,
       true,
     ]);
-    expect(await pinnedOnNode()).toEqual(
+    expect(await env.pinnedOnNode()).toEqual(
       expect.arrayContaining(warmed.map((w) => `${w.repository}@${w.digest}`)),
     );
 
@@ -153,12 +94,13 @@ describe("the agent's image, built from the Dockerfile, as the DaemonSet of depl
   });
 
   it("a new pod finds the set warm and pulls nothing; start to first pass reported against the checkout", async () => {
+    const { cluster, images: warmed } = env;
     const inPod: number[] = [];
     for (let round = 0; round < 3; round += 1) {
       const old = await readyAgentPod(cluster);
       await deleteAgentPod(old);
       const pod = await readyAgentPod(cluster, old.metadata?.name);
-      const status = await warmStatus(pod);
+      const status = await env.warmStatus(pod);
       // The node kept the images: the new agent's first pass found every entry present.
       expect(status.entries.map((entry) => [entry.state, entry.lastPullSeconds])).toEqual(
         warmed.map(() => ["present", null]),
@@ -196,10 +138,11 @@ describe("the agent's image, built from the Dockerfile, as the DaemonSet of depl
   });
 
   it("reads the compile cache filled at build time on its read-only root filesystem", async () => {
+    const { cluster } = env;
     const old = await readyAgentPod(cluster);
     await apply({ NODE_DEBUG_NATIVE: "COMPILE_CACHE" });
     const pod = await readyAgentPod(cluster, old.metadata?.name);
-    await warmStatus(pod);
+    await env.warmStatus(pod);
     const { stdout } = await cluster.kubectl(["logs", "-n", NAMESPACE, pod.metadata?.name ?? ""]);
     const use = compileCacheUse(stdout);
     process.stdout.write(`compile cache in the pod: ${JSON.stringify(use)}\n`);
@@ -211,8 +154,9 @@ describe("the agent's image, built from the Dockerfile, as the DaemonSet of depl
   });
 
   it("an edited ConfigMap reaches the running agent, which warms the new generation without a restart", async () => {
+    const { cluster, images: warmed } = env;
     const pod = await readyAgentPod(cluster);
-    const before = await warmStatus(pod);
+    const before = await env.warmStatus(pod);
     const added = await cluster.pushWorkloadImage(cluster.registry, "warm/worker", "v3", [
       { size: 4096, seed: "worker" },
     ]);
@@ -222,7 +166,7 @@ describe("the agent's image, built from the Dockerfile, as the DaemonSet of depl
     await waitFor(
       "the agent to warm the edited set",
       async () => {
-        status = await statusOf(pod);
+        status = await env.agentStatus(pod);
         return status.generation !== before.generation && status.warm && status.summary.total === 3;
       },
       120_000,
@@ -235,55 +179,39 @@ describe("the agent's image, built from the Dockerfile, as the DaemonSet of depl
   });
 
   it("a rolling update to a new agent image keeps the node's images, and the new pod pulls nothing", async () => {
+    const { cluster } = env;
     const old = await readyAgentPod(cluster);
-    const set = (await warmStatus(old)).entries.map((entry) => entry.digest);
+    const set = (await env.warmStatus(old)).entries.map((entry) => entry.digest);
     // The same build under the release's next tag: a new image reference rolls the DaemonSet.
-    const repository = image.reference.slice(
-      image.reference.indexOf("/") + 1,
-      image.reference.lastIndexOf(":"),
-    );
-    const digest = (await cluster.node.containerd.ctr(["images", "ls", "--quiet"]))
-      .split("\n")
-      .find((name) => name.startsWith(`${cluster.registry.host}/${repository}@`))
-      ?.split("@")[1];
-    if (digest === undefined) throw new Error(`no record of ${image.reference} on the node`);
-    await tagImage(cluster.registry, repository, digest, "next");
-    const next = `${cluster.registry.host}/${repository}:next`;
-    const allWarmed = await cluster.node.containerd.ctr(["images", "ls", "--quiet"]);
-    const pinnedBefore = await pinnedOnNode();
+    const next = await env.retagAgentImage("next");
+    const allWarmed = await env.imagesOnNode();
+    const pinnedBefore = await env.pinnedOnNode();
     await apply({ NODE_DEBUG_NATIVE: "COMPILE_CACHE" }, undefined, next);
 
     const pod = await readyAgentPod(cluster, old.metadata?.name);
     expect(pod.spec?.containers[0]?.image).toBe(next);
-    const status = await warmStatus(pod);
+    const status = await env.warmStatus(pod);
     expect(status.entries.map((entry) => entry.digest)).toEqual(expect.arrayContaining(set));
     // The pins the old pod set are still there, and the new pod reports them as its own.
-    await pinnedStatus(() => statusOf(pod));
-    expect(await pinnedOnNode()).toEqual(pinnedBefore);
+    await pinnedStatus(() => env.agentStatus(pod));
+    expect(await env.pinnedOnNode()).toEqual(pinnedBefore);
     expect(status.entries.every((entry) => entry.state === "present" && entry.lastPullSeconds === null)).toBe(
       true,
     );
-    const after = await cluster.node.containerd.ctr(["images", "ls", "--quiet"]);
-    for (const name of allWarmed
-      .split("\n")
-      .filter((line) => line.startsWith(`${cluster.registry.host}/warm/`))) {
-      expect(after.split("\n")).toContain(name);
+    const after = await env.imagesOnNode();
+    for (const name of allWarmed.filter((line) => line.startsWith(`${cluster.registry.host}/warm/`))) {
+      expect(after).toContain(name);
     }
   });
 
   it("deleting the DaemonSet leaves the images on the node", async () => {
-    const before = (await cluster.node.containerd.ctr(["images", "ls", "--quiet"]))
-      .split("\n")
-      .filter((line) => line.startsWith(`${cluster.registry.host}/warm/`));
+    const { cluster } = env;
+    const before = (await env.imagesOnNode()).filter((line) =>
+      line.startsWith(`${cluster.registry.host}/warm/`),
+    );
     expect(before.length).toBeGreaterThanOrEqual(3);
     await cluster.kubectl(["delete", "daemonset", "-n", NAMESPACE, "prepull-agent", "--wait=true"]);
-    await waitFor("the agent's pod to be gone", async () => {
-      const list = await cluster.api.get<List<Pod>>(
-        `/api/v1/namespaces/${NAMESPACE}/pods?labelSelector=${AGENT_SELECTOR}`,
-      );
-      return list.items.length === 0;
-    });
-    const after = (await cluster.node.containerd.ctr(["images", "ls", "--quiet"])).split("\n");
-    expect(after).toEqual(expect.arrayContaining(before));
+    await env.agentPodsGone();
+    expect(await env.imagesOnNode()).toEqual(expect.arrayContaining(before));
   });
 });

@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseAllDocuments } from "yaml";
 import type { KubeObject } from "../deploy/kustomize.ts";
@@ -105,6 +105,47 @@ export async function helmOk(
     throw new Error(`${result.command} exited ${String(result.code)}:\n${result.stderr}\n${result.stdout}`);
   }
   return result.stdout;
+}
+
+/** helm against a test cluster as its admin, with a helm home of the tests' own. */
+export interface ClusterHelm {
+  /** Resolves with helm's exit code and output whatever the code. */
+  run(args: readonly string[]): Promise<HelmResult>;
+  /** Fails with everything helm printed unless it exits 0; prints how long the command took. */
+  ok(args: readonly string[]): Promise<string>;
+}
+
+export function clusterHelm(kubeconfig: string, home: HelmHome, timeoutMs: number): ClusterHelm {
+  const options = { env: home.env, timeoutMs };
+  const against = (args: readonly string[]): string[] => [...args, "--kubeconfig", kubeconfig];
+  return {
+    run: (args) => helm(against(args), options),
+    async ok(args) {
+      const started = performance.now();
+      const output = await helmOk(against(args), options);
+      process.stdout.write(`helm ${args[0] ?? ""}: ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+      return output;
+    },
+  };
+}
+
+/**
+ * The chart's values for a test node: the agent's image (`repository:tag`), the node's containerd
+ * (its socket and root are not the defaults there), the disk guard on (so that the agent has a pin
+ * budget and pins), and `imageSets` in place of the example's.
+ */
+export function nodeValues(
+  agentImage: string,
+  containerd: { readonly socketPath: string; readonly root: string },
+  imageSets: Readonly<Record<string, string>>,
+): Record<string, unknown> {
+  const [repository = agentImage, tag = "latest"] = agentImage.split(/:(?=[^:/]+$)/);
+  return {
+    image: { repository, tag },
+    runtime: { socketDir: dirname(containerd.socketPath), socketName: basename(containerd.socketPath) },
+    diskGuard: { enabled: true, imageFsDir: join(containerd.root, "prepull-statfs") },
+    imageSets: { "example.yaml": null, ...imageSets },
+  };
 }
 
 /** Writes values as a file helm reads with -f (JSON is YAML); null drops a default. */

@@ -1,25 +1,18 @@
 import { execFile } from "node:child_process";
-import { readFile, rm } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { promisify } from "node:util";
 import { Agent, request } from "undici";
-import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { AgentStatus } from "../../src/http/index.ts";
 import type { PushedImage } from "../sandbox/index.ts";
-import {
-  baseKustomization,
-  buildAgentImage,
-  imageSetOf,
-  sharedMountDir,
-  type BuiltImage,
-} from "./agent-image-support.ts";
+import { agentCluster } from "./agent-cluster.ts";
+import { AGENT_SELECTOR, imageSetOf } from "./agent-image-support.ts";
 import {
   createNamespace,
   createPod,
-  startCluster,
   waitFor,
   waitForPod,
-  type Cluster,
   type KubeNode,
   type List,
   type Node,
@@ -31,37 +24,17 @@ import {
 // admission policy that fences that token to its own node.
 const run = promisify(execFile);
 const TAINT = { key: "startup-taint.cluster-autoscaler.kubernetes.io/prepull-warming", effect: "NoSchedule" };
-let cluster: Cluster;
-let image: BuiltImage;
-let app: PushedImage;
-let kustomization: string | undefined;
-let shared: Awaited<ReturnType<typeof sharedMountDir>> | undefined;
-
-beforeAll(async () => {
-  shared = await sharedMountDir();
-  cluster = await startCluster({
-    containerdParentDir: shared.path,
-    // kubelet refreshes a pod's ConfigMap volumes at each pod sync: every 10 s here, not 1 min.
-    kubeletConfig: { registerWithTaints: [TAINT], syncFrequency: "10s" },
-  });
-  [image, app] = await Promise.all([
-    buildAgentImage(cluster.registry.host, "gate"),
-    cluster.pushWorkloadImage(cluster.registry, "gated/app", "v1", [{ size: 8192, seed: "gated" }]),
-  ]);
-}, 900_000);
-
-afterAll(async () => {
-  if (kustomization !== undefined) await rm(kustomization, { recursive: true, force: true });
-  try {
-    await cluster.stop();
-  } finally {
-    await shared?.remove();
-  }
+const env = agentCluster({
+  tag: "gate",
+  // kubelet refreshes a pod's ConfigMap volumes at each pod sync: every 10 s here, not 1 min.
+  kubeletConfig: { registerWithTaints: [TAINT], syncFrequency: "10s" },
+  workloads: [{ repository: "gated/app", tag: "v1", size: 8192, seed: "gated" }],
 });
 
 const node = (
-  name: string = cluster.node.name,
-): Promise<Node & { spec?: { taints?: Array<{ key: string }> } }> => cluster.api.get(`/api/v1/nodes/${name}`);
+  name: string = env.cluster.node.name,
+): Promise<Node & { spec?: { taints?: Array<{ key: string }> } }> =>
+  env.cluster.api.get(`/api/v1/nodes/${name}`);
 
 interface Condition {
   type: string;
@@ -80,8 +53,9 @@ async function gateCondition(name?: string): Promise<Condition | undefined> {
  * the API server puts in the request's user info); kubectl's output, or its refusal.
  */
 async function asAgent(): Promise<{ kubectl: (args: string[]) => Promise<string>; token: string }> {
+  const { cluster } = env;
   const pods = await cluster.api.get<List<Pod>>(
-    `/api/v1/namespaces/prepull/pods?labelSelector=${encodeURIComponent("app.kubernetes.io/component=agent")}`,
+    `/api/v1/namespaces/prepull/pods?labelSelector=${AGENT_SELECTOR}`,
   );
   const pod = pods.items[0]?.metadata?.name;
   if (pod === undefined) throw new Error("no agent pod");
@@ -112,19 +86,16 @@ async function asAgent(): Promise<{ kubectl: (args: string[]) => Promise<string>
 
 /** The status of the agent on `nodeName`, through the API server's pod proxy. */
 async function agentStatusOn(nodeName: string): Promise<AgentStatus | undefined> {
-  const pods = await cluster.api.get<List<Pod>>(
+  const pods = await env.cluster.api.get<List<Pod>>(
     `/api/v1/namespaces/prepull/pods?fieldSelector=${encodeURIComponent(`spec.nodeName=${nodeName}`)}`,
   );
   const pod = pods.items.find((item) => item.metadata?.deletionTimestamp === undefined);
-  if (pod?.metadata?.name === undefined) return undefined;
-  return cluster.api.get<AgentStatus>(
-    `/api/v1/namespaces/prepull/pods/${pod.metadata.name}:8080/proxy/v1/status`,
-  );
+  return pod?.metadata?.name === undefined ? undefined : env.agentStatus(pod);
 }
 
 /** deploy/base's DaemonSet as applied, copied for `target` alone: its socket's directory, a short deadline. */
 async function daemonSetFor(target: KubeNode): Promise<unknown> {
-  const applied = await cluster.api.get<{
+  const applied = await env.cluster.api.get<{
     metadata: Record<string, unknown>;
     spec: {
       selector: { matchLabels: Record<string, string> };
@@ -178,9 +149,9 @@ async function daemonSetFor(target: KubeNode): Promise<unknown> {
 
 describe("the readiness gate on a real node registered with its startup taint", () => {
   it("holds a pod off the node until the agent has warmed it, then the taint goes and the pod starts with Never", async () => {
-    onTestFailed(() => {
-      process.stderr.write(`${cluster.logTails()}\n`);
-    });
+    env.reportOnFailure();
+    const { cluster, images } = env;
+    const [app] = images as [PushedImage];
     expect((await node()).spec?.taints).toContainEqual(TAINT);
     await createNamespace(cluster.api, "shop");
     await createPod(cluster.api, "shop", "early", {
@@ -192,14 +163,11 @@ describe("the readiness gate on a real node registered with its startup taint", 
     const refusal = held.status?.conditions?.find((c) => c.type === "PodScheduled")?.message ?? "";
     expect(refusal).toMatch(/untolerated taint/);
 
-    kustomization = await baseKustomization({
-      agentImage: image.reference,
-      socketPath: cluster.node.containerd.socketPath,
+    await env.deploy({
       imageSet: imageSetOf("shop", [app]),
       components: ["readiness-gate"],
       nodeName: cluster.node.name,
     });
-    await cluster.kubectl(["apply", "--server-side", "--field-manager=prepull-test", "-k", kustomization]);
 
     await waitFor(
       "the startup taint to be removed",
@@ -229,6 +197,7 @@ describe("the readiness gate on a real node registered with its startup taint", 
   });
 
   it("fences the agent's token to its own node: another node, or a new taint, is refused at admission", async () => {
+    const { cluster } = env;
     await cluster.api.create("/api/v1/nodes", {
       apiVersion: "v1",
       kind: "Node",
@@ -282,9 +251,9 @@ describe("the readiness gate on a real node registered with its startup taint", 
   });
 
   it("a node joining later is gated on its own, opened at its deadline; the serving node is not tainted again", async () => {
-    onTestFailed(() => {
-      process.stderr.write(`${cluster.logTails()}\n`);
-    });
+    env.reportOnFailure();
+    const { cluster, images } = env;
+    const [app] = images as [PushedImage];
     // A new generation with an image no registry holds: the serving node's gate stays open.
     const missing = {
       repository: `${cluster.registry.host}/gated/missing`,
@@ -325,7 +294,7 @@ describe("the readiness gate on a real node registered with its startup taint", 
 
     const joining = await cluster.addNode("prepull-node-2", {
       kubeletConfig: { registerWithTaints: [TAINT] },
-      containerdParentDir: shared?.path ?? "",
+      containerdParentDir: env.sharedDir,
     });
     expect((await node(joining.name)).spec?.taints).toContainEqual(TAINT);
     // The test's nodes keep their runtime sockets at different paths, which one DaemonSet cannot

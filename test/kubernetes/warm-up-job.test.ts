@@ -1,28 +1,14 @@
-import { rm } from "node:fs/promises";
-import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { PushedImage } from "../sandbox/index.ts";
-import {
-  baseKustomization,
-  buildAgentImage,
-  imageSetOf,
-  readyAgentPod,
-  sharedMountDir,
-  type BuiltImage,
-} from "./agent-image-support.ts";
+import { agentCluster } from "./agent-cluster.ts";
+import { imageSetOf } from "./agent-image-support.ts";
+import { createNamespace, eventLines, podEvents, waitFor } from "./harness/index.ts";
 import {
   applyWarmUpRbac,
   createWarmUpJob,
   rollOutNeverDeployment,
   warmUpJobOutcome,
 } from "./rollout-flow.ts";
-import {
-  createNamespace,
-  eventLines,
-  podEvents,
-  startCluster,
-  waitFor,
-  type Cluster,
-} from "./harness/index.ts";
 
 // The pre-rollout workflow as an operator runs it: deploy/base applied with the agent's image,
 // then deploy/examples/warm-up-job as it ships (its RBAC, then the Job), which finds the agents
@@ -30,41 +16,19 @@ import {
 // a Deployment whose pods may not pull. The only change to the Job is its image (the one built
 // here) and, where it must fail, a shorter timeout.
 const NAMESPACE = "prepull";
-let cluster: Cluster;
-let image: BuiltImage;
-let app: PushedImage;
-let kustomization: string | undefined;
-let shared: Awaited<ReturnType<typeof sharedMountDir>> | undefined;
+const env = agentCluster({
+  workloads: [{ repository: "rollout/app", tag: "v2", size: 8192, seed: "app" }],
+  deployed: (images) => ({ imageSet: imageSetOf("rollout", images) }),
+});
 
 beforeAll(async () => {
-  shared = await sharedMountDir();
-  cluster = await startCluster({ containerdParentDir: shared.path });
-  image = await buildAgentImage(cluster.registry.host, "test");
-  app = await cluster.pushWorkloadImage(cluster.registry, "rollout/app", "v2", [{ size: 8192, seed: "app" }]);
-  kustomization = await baseKustomization({
-    agentImage: image.reference,
-    socketPath: cluster.node.containerd.socketPath,
-    imageSet: imageSetOf("rollout", [app]),
-  });
-  await cluster.kubectl(["apply", "--server-side", "--field-manager=prepull-test", "-k", kustomization]);
-  await applyWarmUpRbac(cluster);
-  await readyAgentPod(cluster);
-}, 900_000);
-
-afterAll(async () => {
-  if (kustomization !== undefined) await rm(kustomization, { recursive: true, force: true });
-  try {
-    await cluster.stop();
-  } finally {
-    await shared?.remove();
-  }
+  await applyWarmUpRbac(env.cluster);
 });
 
 describe("the pre-rollout warm-up Job of deploy/examples on a real cluster", () => {
   it("resolves the agents through the cluster DNS and completes once every agent is warm", async () => {
-    onTestFailed(() => {
-      process.stderr.write(`${cluster.logTails()}\n`);
-    });
+    env.reportOnFailure();
+    const { cluster, image } = env;
     const name = await createWarmUpJob(cluster, image.reference);
     const { succeeded, log } = await warmUpJobOutcome(cluster, name, 180_000);
     expect(log).toContain("the agent is warm after");
@@ -74,6 +38,8 @@ describe("the pre-rollout warm-up Job of deploy/examples on a real cluster", () 
   });
 
   it("then a Deployment whose pods never pull rolls out, every pod started from the warmed image", async () => {
+    const { cluster, images } = env;
+    const [app] = images as [PushedImage];
     await createNamespace(cluster.api, "rollout");
     const reference = `${app.repository}@${app.digest}`;
     const pods = await rollOutNeverDeployment(cluster, "rollout", reference, 3);
@@ -86,9 +52,8 @@ describe("the pre-rollout warm-up Job of deploy/examples on a real cluster", () 
   });
 
   it("fails with the per-node report while a node's agent has not started, counted from the DaemonSet", async () => {
-    onTestFailed(() => {
-      process.stderr.write(`${cluster.logTails()}\n`);
-    });
+    env.reportOnFailure();
+    const { cluster, image } = env;
     // A second node on which no pod can start (its pause image is in no registry), cordoned so
     // that the Job runs on the first; the DaemonSet still schedules an agent there.
     const held = await cluster.addNode("prepull-node-2", {
