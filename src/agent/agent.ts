@@ -153,7 +153,7 @@ export async function startAgent(
           resolveTag: async (reference, signal) =>
             (await registry.resolve(reference, signal ? { signal } : {})).digest,
           sizeOf: async (reference, signal) =>
-            (await registry.resolve(reference, { withSize: true, signal })).platformSize,
+            (await registry.resolve(reference, { withSize: true, signal })).pullSize,
         }
       : {}),
     authFor: pullAuthFrom(keyring),

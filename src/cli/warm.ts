@@ -126,7 +126,7 @@ export function warmCommand(context: CliContext): Command {
               resolveTag: async (reference, signal) =>
                 (await registry.client.resolve(reference, signal ? { signal } : {})).digest,
               sizeOf: async (reference, signal) =>
-                (await registry.client.resolve(reference, { withSize: true, signal })).platformSize,
+                (await registry.client.resolve(reference, { withSize: true, signal })).pullSize,
             }
           : {}),
         authFor: pullAuthFrom(registry.keyring),

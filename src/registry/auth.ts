@@ -31,6 +31,8 @@ export interface AuthorizedRequest {
   readonly method: "HEAD" | "GET";
   readonly url: string;
   readonly accept: string;
+  /** A `Range` header: part of a blob (a gzip trailer). */
+  readonly range?: string | undefined;
   readonly tls: TlsProfile;
   readonly bodyLimit: number;
   readonly subject: string;
@@ -87,7 +89,11 @@ export class RegistryAuth {
     for (;;) {
       const answer = await perform(request.url, {
         method: request.method,
-        headers: { accept: request.accept, ...(authorization ? { authorization } : {}) },
+        headers: {
+          accept: request.accept,
+          ...(request.range ? { range: request.range } : {}),
+          ...(authorization ? { authorization } : {}),
+        },
         tls: request.tls,
         bodyLimit: request.bodyLimit,
         errorBodyLimit: ERROR_BODY_LIMIT,

@@ -18,6 +18,7 @@ import { CredentialKeyring } from "./keyring.ts";
 import { nodePlatform, selectManifest, type Platform } from "./platform.ts";
 import { RegistryRequests, type RegistryLogger, type Target } from "./requests.ts";
 import { header, type Answer } from "./transport.ts";
+import { UnpackedSizes, type UnpackedSizeLimits } from "./unpacked-size.ts";
 
 export type { RegistryLogger } from "./requests.ts";
 
@@ -28,6 +29,21 @@ export interface ResolvedImage {
   readonly platforms: Platform[] | undefined;
   /** Config plus layer bytes of the manifest this node's platform pulls, when asked for. */
   readonly platformSize: number | undefined;
+  /** What a pull of that manifest writes to the image filesystem, when asked for a size. */
+  readonly pullSize: PullSize | undefined;
+}
+
+/** The disk guard's figures for a pull (the shape of warm's `ImageSize`). */
+export interface PullSize {
+  /** Config plus layer bytes downloaded: `platformSize`. */
+  readonly compressed: number;
+  /**
+   * What the layers whose unpacked size is known unpack to: uncompressed layers, and gzip'd ones
+   * by their trailer.
+   */
+  readonly uncompressed: number;
+  /** Compressed bytes of the layers whose unpacked size is not known (zstd, ambiguous, unread). */
+  readonly unsized: number;
 }
 
 export interface RegistryClientOptions extends EndpointConfig {
@@ -36,11 +52,16 @@ export interface RegistryClientOptions extends EndpointConfig {
   readonly requestTimeoutMs?: number;
   readonly maxRetries?: number;
   readonly logger?: RegistryLogger;
+  /** Bounds on reading layers' unpacked sizes for `withSize` (see UNPACKED_SIZE_LIMITS). */
+  readonly unpackedSizeLimits?: UnpackedSizeLimits;
 }
 
 export interface ResolveOptions {
   readonly signal?: AbortSignal;
-  /** Also fetch the platform manifest to learn what a pull will download. */
+  /**
+   * Also fetch the platform manifest to learn what a pull will download, and read what its layers
+   * unpack to (a few bytes of each gzip'd layer).
+   */
   readonly withSize?: boolean;
 }
 
@@ -48,6 +69,14 @@ export interface ResolveOptions {
 export interface RegistryClient extends ContentFetcher {
   resolve(reference: ImageReference, options?: ResolveOptions): Promise<ResolvedImage>;
   close(): Promise<void>;
+}
+
+/** What the manifest a node's platform pulls downloads and unpacks to. */
+interface PlatformSize {
+  readonly size: number;
+  readonly unpacked: number;
+  readonly unsized: number;
+  readonly platforms: Platform[] | undefined;
 }
 
 /** Manifests are immutable by digest; keep the recent ones, within a memory budget. */
@@ -67,6 +96,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
   });
   const { auth } = requests;
   const manifests = new BoundedCache<string, ManifestDocument>(MANIFEST_CACHE);
+  const unpackedSizes = new UnpackedSizes(requests, options.unpackedSizeLimits);
   const subjectOf = (endpoint: RegistryEndpoint, target: Target): string =>
     requests.subjectOf(endpoint, target);
   const fail = (answer: Answer, endpoint: RegistryEndpoint, target: Target): ClassifiedError =>
@@ -128,9 +158,17 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
     digest: string,
     signal: AbortSignal | undefined,
     depth = 0,
-  ): Promise<{ size: number; platforms: Platform[] | undefined }> {
+  ): Promise<PlatformSize> {
     const document = await documentAt(endpoint, target, digest, signal);
-    if (!isIndex(document)) return { size: manifestSize(document), platforms: undefined };
+    if (!isIndex(document)) {
+      const unpacked = await unpackedSizes.of(endpoint, target, document, signal);
+      return {
+        size: manifestSize(document),
+        unpacked: unpacked.bytes,
+        unsized: unpacked.unsizedBytes,
+        platforms: undefined,
+      };
+    }
     if (depth >= MAX_INDEX_DEPTH)
       throw new ClassifiedError("invalid", `${target.name}: indexes nest deeper than ${MAX_INDEX_DEPTH}`);
     const platforms = document.manifests.flatMap((m) => (m.platform ? [m.platform] : []));
@@ -142,7 +180,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
       );
     }
     const inner = await platformSize(endpoint, target, match.digest, signal, depth + 1);
-    return { size: inner.size, platforms };
+    return { ...inner, platforms };
   }
 
   async function resolveAt(
@@ -167,10 +205,22 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
       if (resolveOptions.withSize) remember(digest, got.bytes, subjectOf(endpoint, target));
     }
     if (!resolveOptions.withSize) {
-      return { digest, mediaType, platforms: undefined, platformSize: undefined };
+      return {
+        digest,
+        mediaType,
+        platforms: undefined,
+        platformSize: undefined,
+        pullSize: undefined,
+      };
     }
     const sized = await platformSize(endpoint, target, digest, signal);
-    return { digest, mediaType, platforms: sized.platforms, platformSize: sized.size };
+    return {
+      digest,
+      mediaType,
+      platforms: sized.platforms,
+      platformSize: sized.size,
+      pullSize: { compressed: sized.size, uncompressed: sized.unpacked, unsized: sized.unsized },
+    };
   }
 
   return {

@@ -2,6 +2,7 @@ export {
   createRegistryClient,
   MAX_INDEX_DEPTH,
   type RegistryClient,
+  type PullSize,
   type RegistryClientOptions,
   type RegistryLogger,
   type ResolvedImage,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  formatBytes,
   judgePull,
   ObservedSizes,
   predictedPullBytes,
@@ -17,6 +18,16 @@ describe("predictedPullBytes", () => {
     expect(predictedPullBytes({ compressed: 10 * MB, uncompressed: 95 * MB })).toBe(105 * MB);
     expect(predictedPullBytes({ compressed: undefined, uncompressed: 7 })).toBe(7);
     expect(predictedPullBytes({ compressed: undefined })).toBeUndefined();
+  });
+
+  it("budgets only the layers whose unpacked size is unknown with the factor", () => {
+    // 10 MB downloaded: 8 MB of layers that unpack to 90 MB, 2 MB whose unpacked size is unknown.
+    expect(predictedPullBytes({ compressed: 10 * MB, uncompressed: 90 * MB, unsized: 2 * MB })).toBe(
+      10 * MB + 90 * MB + 2 * MB * UNPACK_EXPANSION_FACTOR,
+    );
+    expect(predictedPullBytes({ compressed: 10 * MB, uncompressed: 90 * MB, unsized: 0 })).toBe(100 * MB);
+    // Without a known unpacked size, `unsized` adds nothing: every layer already takes the factor.
+    expect(predictedPullBytes({ compressed: 10 * MB, unsized: 10 * MB })).toBe(40 * MB);
   });
 
   it("trusts what a stopped pull already wrote when that is more", () => {
@@ -51,7 +62,7 @@ describe("judgePull with reservations", () => {
       pullBytes,
       threshold: 0.8,
     });
-    expect(first).toEqual({ ok: true, predictedRatio: 0.42 });
+    expect(first).toEqual({ ok: true, predictedRatio: 0.42, fitsAlone: true, roomBytes: 78 * MB });
     const ticket = reservations.reserve(pullBytes);
     const second = judgePull({
       sample: disk,
@@ -59,7 +70,8 @@ describe("judgePull with reservations", () => {
       pullBytes,
       threshold: 0.8,
     });
-    expect(second).toEqual({ ok: false, predictedRatio: 0.82 });
+    // Waiting helps: it fits once the first ends.
+    expect(second).toEqual({ ok: false, predictedRatio: 0.82, fitsAlone: true, roomBytes: 78 * MB });
     reservations.release(ticket);
     expect(
       judgePull({ sample: disk, reservedBytes: reservations.totalBytes, pullBytes, threshold: 0.8 }).ok,
@@ -83,15 +95,32 @@ describe("judgePull with reservations", () => {
   });
 
   it("judges a pull of unknown size on the use now plus what is reserved", () => {
-    expect(judgePull({ sample: disk, reservedBytes: 77 * MB, pullBytes: undefined, threshold: 0.8 })).toEqual(
-      {
-        ok: true,
-        predictedRatio: 0.79,
-      },
-    );
+    expect(
+      judgePull({ sample: disk, reservedBytes: 77 * MB, pullBytes: undefined, threshold: 0.8 }),
+    ).toMatchObject({ ok: true, predictedRatio: 0.79 });
     expect(judgePull({ sample: disk, reservedBytes: 78 * MB, pullBytes: undefined, threshold: 0.8 }).ok).toBe(
       false,
     );
+  });
+
+  it("tells a pull that cannot fit even alone from one that waits for the pulls in flight", () => {
+    const tooBig = judgePull({ sample: disk, reservedBytes: 0, pullBytes: 78 * MB, threshold: 0.8 });
+    expect(tooBig).toEqual({ ok: false, predictedRatio: 0.8, fitsAlone: false, roomBytes: 78 * MB });
+    const withOthers = judgePull({
+      sample: disk,
+      reservedBytes: 30 * MB,
+      pullBytes: 78 * MB,
+      threshold: 0.8,
+    });
+    expect(withOthers).toMatchObject({ ok: false, fitsAlone: false });
+    // Past the threshold already: no room at all.
+    const full = judgePull({
+      sample: { capacityBytes: 100 * MB, usedBytes: 90 * MB },
+      reservedBytes: 0,
+      pullBytes: 1,
+      threshold: 0.8,
+    });
+    expect(full).toMatchObject({ ok: false, fitsAlone: false, roomBytes: 0 });
   });
 
   it("treats a filesystem without capacity as full", () => {
@@ -104,5 +133,13 @@ describe("judgePull with reservations", () => {
         threshold: 0.8,
       }).ok,
     ).toBe(false);
+  });
+});
+
+describe("formatBytes", () => {
+  it("writes bytes, KiB and MiB for messages", () => {
+    expect(formatBytes(512)).toBe("512 bytes");
+    expect(formatBytes(1024)).toBe("1.0 KiB");
+    expect(formatBytes(95 * 1024 * 1024 + 512 * 1024)).toBe("95.5 MiB");
   });
 });

@@ -1,29 +1,40 @@
 /**
  * The disk guard's arithmetic, free of I/O. A pull costs the image filesystem twice: containerd
  * keeps the compressed blobs in its content store and writes the unpacked layers as snapshots.
- * Registries report compressed sizes only, so the unpacked part is budgeted as
- * `UNPACK_EXPANSION_FACTOR` times the compressed size: gzip'd container layers typically unpack to
- * 2–4 times their size (distribution base images, language runtimes), and 3 sits in the middle.
- * Images that unpack far larger (sparse files, zero-filled layers) are caught while the pull runs.
+ * The registry client reads what most layers unpack to (a gzip stream's trailer says it); a layer
+ * whose unpacked size is not known is budgeted as `UNPACK_EXPANSION_FACTOR` times its compressed
+ * size: gzip'd container layers typically unpack to 2–4 times their size (distribution base
+ * images, language runtimes), and 3 sits in the middle. Layers that unpack far larger (sparse
+ * files, zero-filled layers) and whose size is not known are caught while the pull runs.
  */
 export const UNPACK_EXPANSION_FACTOR = 3;
 
 export interface ImageSize {
   /** Compressed bytes of the node platform's config and layers, as the registry reports them. */
   readonly compressed: number | undefined;
-  /** Unpacked bytes of the layers, when known. */
+  /**
+   * Unpacked bytes of the layers whose unpacked size is known. Undefined when none is known: every
+   * layer is then budgeted with the factor.
+   */
   readonly uncompressed?: number | undefined;
+  /**
+   * With `uncompressed`, the compressed bytes of the layers whose unpacked size is not known,
+   * budgeted with the factor.
+   */
+  readonly unsized?: number | undefined;
   /** Bytes an earlier pull of this image had written when the guard stopped it: a lower bound. */
   readonly observed?: number | undefined;
 }
 
 /** Bytes a pull will write to the image filesystem, or undefined when its size is unknown. */
 export function predictedPullBytes(size: ImageSize): number | undefined {
-  const { compressed, uncompressed, observed } = size;
+  const { compressed, uncompressed, unsized, observed } = size;
+  const unpacked =
+    uncompressed === undefined
+      ? (compressed ?? 0) * UNPACK_EXPANSION_FACTOR
+      : uncompressed + (unsized ?? 0) * UNPACK_EXPANSION_FACTOR;
   const predicted =
-    compressed === undefined
-      ? uncompressed
-      : compressed + (uncompressed ?? compressed * UNPACK_EXPANSION_FACTOR);
+    compressed === undefined && uncompressed === undefined ? undefined : (compressed ?? 0) + unpacked;
   if (observed === undefined) return predicted;
   return Math.max(predicted ?? 0, observed);
 }
@@ -70,6 +81,13 @@ export interface PullJudgement {
   readonly ok: boolean;
   /** Predicted use after this pull and every pull in flight, 0..1. */
   readonly predictedRatio: number;
+  /**
+   * Whether the pull would fit with no other pull in flight. When it would not, waiting for the
+   * pulls in flight does not help: only room made on the filesystem does.
+   */
+  readonly fitsAlone: boolean;
+  /** Bytes left under the threshold now, before any reservation (0 when it is crossed). */
+  readonly roomBytes: number;
 }
 
 /**
@@ -85,11 +103,22 @@ export function judgePull(options: {
   readonly threshold: number;
 }): PullJudgement {
   const { sample, reservedBytes, pullBytes, threshold } = options;
-  const predictedRatio = usedRatio({
-    capacityBytes: sample.capacityBytes,
-    usedBytes: sample.usedBytes + reservedBytes + (pullBytes ?? 0),
-  });
-  return { ok: predictedRatio < threshold, predictedRatio };
+  const ratioWith = (bytes: number): number =>
+    usedRatio({ capacityBytes: sample.capacityBytes, usedBytes: sample.usedBytes + bytes });
+  const predictedRatio = ratioWith(reservedBytes + (pullBytes ?? 0));
+  return {
+    ok: predictedRatio < threshold,
+    predictedRatio,
+    fitsAlone: ratioWith(pullBytes ?? 0) < threshold,
+    roomBytes: Math.max(0, Math.floor(sample.capacityBytes * threshold - sample.usedBytes)),
+  };
+}
+
+/** `1048576` as `1 MiB`, for messages. */
+export function formatBytes(bytes: number): string {
+  if (bytes >= 1024 * 1024) return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+  if (bytes >= 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${bytes} bytes`;
 }
 
 /** Bytes reserved by the pulls in flight, each under its own ticket. */

@@ -1,13 +1,17 @@
 import { statfs } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import { ClassifiedError } from "../failure/index.ts";
 import {
+  formatBytes,
   judgePull,
   ObservedSizes,
   predictedPullBytes,
   Reservations,
+  UNPACK_EXPANSION_FACTOR,
   usedRatio,
   type FilesystemSample,
   type ImageSize,
+  type PullJudgement,
 } from "./disk-budget.ts";
 import type { ImageRuntime } from "./ports.ts";
 
@@ -15,8 +19,14 @@ import type { ImageRuntime } from "./ports.ts";
 export interface DiskTicket {
   /** Aborted with a `disk` error when the filesystem crosses the threshold while pulls run. */
   readonly signal: AbortSignal;
-  /** Releases the reservation; returns why the pull overfilled the disk, when it did. */
-  finish(): Promise<string | undefined>;
+  /**
+   * Ends the pull's watch; returns why the pull overfilled the disk, when it did. `complete` says
+   * the runtime finished the pull (the image is recorded): its reservation is released at once. A
+   * pull that did not (stopped, cancelled, failed) keeps its reservation after `finish` returns,
+   * until the runtime stops writing: containerd finishes unpacking the layer it is on after the
+   * cancel. Unsaid, a pull is complete unless the guard stopped it.
+   */
+  finish(options?: { readonly complete?: boolean }): Promise<string | undefined>;
 }
 
 export type DiskAdmission =
@@ -32,6 +42,13 @@ const NOT_VISIBLE = new Set(["ENOENT", "EACCES", "EPERM", "ENOTDIR"]);
 
 /** containerd unpacks at hundreds of MB/s: poll often while pulls run, never when idle. */
 export const DISK_WATCH_INTERVAL_MS = 10;
+
+/**
+ * After a pull that did not complete, the filesystem is read again after `intervalMs`: when its
+ * use grew, it is read on until it has not grown for `quietMs` (the runtime has written the layer
+ * it was on), for `limitMs` at most. The pull's reservation is held meanwhile, in the background.
+ */
+export const SETTLE = { intervalMs: 50, quietMs: 300, limitMs: 3_000 } as const;
 
 const percent = (ratio: number): string => `${(ratio * 100).toFixed(1)}%`;
 
@@ -92,6 +109,55 @@ export function imageFilesystemUse(mountpoint: () => Promise<string>): () => Pro
   };
 }
 
+interface RunningPull {
+  readonly image: string | undefined;
+  readonly usedAtStart: number;
+  shared: boolean;
+}
+
+/** What a pull needs, for a refusal: its bytes and where the figure comes from. */
+function needs(size: ImageSize, seen: number | undefined, pullBytes: number): string {
+  if (seen !== undefined && seen >= pullBytes) {
+    return `${formatBytes(pullBytes)} (as its last pull showed)`;
+  }
+  const download = size.compressed ?? 0;
+  const unpacked = formatBytes(pullBytes - download);
+  const how =
+    size.uncompressed === undefined
+      ? `${unpacked} unpacked, estimated at ${UNPACK_EXPANSION_FACTOR}×`
+      : (size.unsized ?? 0) > 0
+        ? `${unpacked} unpacked, in part estimated at ${UNPACK_EXPANSION_FACTOR}×`
+        : `${unpacked} unpacked`;
+  return `${formatBytes(pullBytes)} (${formatBytes(download)} to download, ${how})`;
+}
+
+/**
+ * Why a pull may not start: how full the filesystem would be, what the pull needs and how much
+ * room there is. A pull that would not fit even with no other pull in flight says so: waiting for
+ * the pulls in flight does not help it.
+ */
+function refusal(
+  mountpoint: string,
+  size: ImageSize,
+  seen: number | undefined,
+  pullBytes: number | undefined,
+  verdict: PullJudgement & {
+    readonly threshold: number;
+    readonly inFlight: number;
+    readonly reservedBytes: number;
+  },
+): string {
+  const inFlight = verdict.inFlight > 0 ? ` with ${verdict.inFlight} pull(s) in flight` : "";
+  const head = `image filesystem ${mountpoint} would be ${percent(verdict.predictedRatio)} full after this pull${inFlight}, above the ${percent(verdict.threshold)} limit`;
+  const room = `there is room for ${formatBytes(verdict.roomBytes)} under the limit`;
+  const why =
+    pullBytes === undefined ? "its size is unknown" : `the pull needs ${needs(size, seen, pullBytes)}`;
+  if (!verdict.fitsAlone) {
+    return `${head}: ${why} and ${room}${verdict.inFlight > 0 ? "; it does not fit even without the pulls in flight" : ""}`;
+  }
+  return `${head}: ${why}; ${room}, and the pulls in flight have reserved ${formatBytes(verdict.reservedBytes)}`;
+}
+
 /**
  * Keeps pulls from pushing the image filesystem past `threshold` (default under kubelet's 85% GC
  * mark), so pre-pulling never triggers image GC or eviction:
@@ -99,9 +165,12 @@ export function imageFilesystemUse(mountpoint: () => Promise<string>): () => Pro
  *   included) must stay under the threshold, and an admitted pull reserves its prediction;
  * - watch: while pulls run the filesystem is read every few milliseconds, and crossing the
  *   threshold aborts every pull in flight (what an image really unpacks to is only seen here);
- * - finish: a last reading catches a pull that crossed it between two readings;
- * - memory: what a stopped pull had written counts against the next try of that image, so an
- *   image that does not fit is blocked before it is downloaded again.
+ * - finish: a last reading catches a pull that crossed it between two readings; a pull that did
+ *   not complete keeps its reservation until the runtime has stopped writing;
+ * - memory: what a stopped pull that ran alone had written counts against the next try of that
+ *   image, so an image that does not fit is blocked before it is downloaded again.
+ * An admission the guard refuses says what the pull needs and how much room is left; when it
+ * would not fit even with no other pull in flight, it says so.
  * In a container that does not mount the runtime's filesystem the guard cannot measure anything:
  * it lets pulls through and says so once through `onUnavailable`.
  */
@@ -109,15 +178,25 @@ export function createDiskGuard(options: {
   mountpoint: () => Promise<string>;
   threshold: number;
   onUnavailable?: (message: string) => void;
+  /** Reads the filesystem (statfs unless told); tests give a filesystem of their own. */
+  read?: (mountpoint: string) => Promise<FilesystemSample>;
+  settle?: { readonly intervalMs: number; readonly quietMs: number; readonly limitMs: number };
 }): DiskGuard {
-  const { threshold } = options;
+  const { threshold, read = readFilesystem, settle = SETTLE } = options;
   const reservations = new Reservations();
   const observed = new ObservedSizes();
-  /** Pulls in flight: what the filesystem used when each was admitted, to learn what it wrote. */
-  const running = new Map<AbortController, { image: string | undefined; usedAtStart: number }>();
-  /** Only a pull that ran alone can be credited with the growth since it started. */
-  const learn = (pull: { image: string | undefined; usedAtStart: number }, now: FilesystemSample): void => {
-    if (pull.image !== undefined && running.size === 1) {
+  /**
+   * Pulls in flight: what the filesystem used when each was admitted, to learn what it wrote, and
+   * whether another pull ran beside it at any time.
+   */
+  const running = new Map<AbortController, RunningPull>();
+  /**
+   * Only a pull that ran alone from start to end can be credited with the growth since it
+   * started: crediting the last of two pulls stopped together with both their writes would keep
+   * it out for good.
+   */
+  const learn = (pull: RunningPull, now: FilesystemSample): void => {
+    if (pull.image !== undefined && !pull.shared) {
       observed.record(pull.image, now.usedBytes - pull.usedAtStart);
     }
   };
@@ -127,7 +206,7 @@ export function createDiskGuard(options: {
 
   const sample = async (mountpoint: string): Promise<FilesystemSample | undefined> => {
     try {
-      return await readFilesystem(mountpoint);
+      return await read(mountpoint);
     } catch (error) {
       const code = errorCode(error);
       if (!NOT_VISIBLE.has(code)) throw error;
@@ -163,6 +242,22 @@ export function createDiskGuard(options: {
     }
   };
 
+  /** The last reading once the filesystem's use has stopped growing (see `SETTLE`). */
+  const settled = async (mountpoint: string): Promise<FilesystemSample | undefined> => {
+    const started = performance.now();
+    let last = await sample(mountpoint);
+    let grewAt: number | undefined;
+    while (last !== undefined && performance.now() - started < settle.limitMs) {
+      // Unreferenced: a settling reservation does not keep a finished `prepull warm` alive.
+      await sleep(settle.intervalMs, undefined, { ref: false });
+      const next = await sample(mountpoint);
+      if (next !== undefined && next.usedBytes > last.usedBytes) grewAt = performance.now();
+      last = next;
+      if (grewAt === undefined || performance.now() - grewAt >= settle.quietMs) break;
+    }
+    return last;
+  };
+
   const startWatch = (mountpoint: string): void => {
     watch ??= setInterval(() => {
       poll(mountpoint).catch(() => undefined);
@@ -183,22 +278,17 @@ export function createDiskGuard(options: {
           threshold,
         });
         if (!verdict.ok) {
-          const inFlight = reservations.count > 0 ? ` with ${reservations.count} pull(s) in flight` : "";
-          const sized =
-            seen !== undefined
-              ? `${pullBytes ?? 0} bytes, as its last pull showed`
-              : size.compressed === undefined
-                ? "size unknown"
-                : `${size.compressed} bytes compressed, ${pullBytes ?? 0} bytes with unpacking`;
+          const context = { threshold, inFlight: reservations.count, reservedBytes: reservations.totalBytes };
           return {
             ok: false,
-            message: `image filesystem ${mountpoint} would be ${percent(verdict.predictedRatio)} full after this pull (${sized})${inFlight}, above the ${percent(threshold)} limit`,
+            message: refusal(mountpoint, size, seen, pullBytes, { ...verdict, ...context }),
           };
         }
       }
       const ticket = reservations.reserve(pullBytes);
       const controller = new AbortController();
-      const pull = { image, usedAtStart: now?.usedBytes ?? 0 };
+      const pull: RunningPull = { image, usedAtStart: now?.usedBytes ?? 0, shared: running.size > 0 };
+      for (const other of running.values()) other.shared = true;
       running.set(controller, pull);
       if (now !== undefined) startWatch(mountpoint);
       let finished = false;
@@ -206,22 +296,41 @@ export function createDiskGuard(options: {
         ok: true,
         ticket: {
           signal: controller.signal,
-          async finish() {
+          async finish(finishOptions = {}) {
             if (finished) return undefined;
             finished = true;
-            try {
-              if (controller.signal.aborted) return (controller.signal.reason as Error).message;
-              const last = now === undefined ? undefined : await sample(mountpoint);
-              const message = last && overfilled(mountpoint, last);
-              if (last !== undefined && message !== undefined) learn(pull, last);
-              return message;
-            } finally {
+            const stopped = controller.signal.aborted;
+            const release = (): void => {
               running.delete(controller);
               reservations.release(ticket);
               if (running.size === 0) {
                 clearInterval(watch);
                 watch = undefined;
               }
+            };
+            // A pull that did not complete keeps its reservation (and its watch) in the
+            // background until the runtime stops writing; the caller goes on at once.
+            const settling = now !== undefined && !(finishOptions.complete ?? !stopped);
+            let handedOff = false;
+            try {
+              const last = now === undefined ? undefined : await sample(mountpoint);
+              const message = stopped
+                ? (controller.signal.reason as Error).message
+                : last && overfilled(mountpoint, last);
+              if (last !== undefined && message !== undefined) learn(pull, last);
+              if (settling) {
+                settled(mountpoint)
+                  .then((after) => {
+                    // Settled, what a pull stopped alone wrote is known better than when it was stopped.
+                    if (after !== undefined && message !== undefined) learn(pull, after);
+                  })
+                  .catch(() => undefined)
+                  .finally(release);
+                handedOff = true;
+              }
+              return message;
+            } finally {
+              if (!handedOff) release();
             }
           },
         },

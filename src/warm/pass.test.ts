@@ -198,6 +198,42 @@ describe("startWarmPass", () => {
     expect(synced).toMatchObject({ outcome: "pulled", pulls: [sized.reference] });
   });
 
+  it("gives the guard what the layers unpack to, and says whether each pull completed", async () => {
+    const { registry, runtime, deps } = node();
+    const sized = registry.publish("team/unpacked", "v1", { size: 2_000, unpacked: 40_000 });
+    const broken = registry.publish("team/broken", "v1", { size: 3_000 });
+    runtime.failPulls(digestName(broken), new ClassifiedError("network", "connection reset by peer"));
+    const sizes: unknown[] = [];
+    const finished: Array<boolean | undefined> = [];
+    const guard: DiskGuard = {
+      admit: (size) => {
+        sizes.push(size);
+        const admission: DiskAdmission = {
+          ok: true,
+          ticket: {
+            signal: new AbortController().signal,
+            finish: (options) => {
+              finished.push(options?.complete);
+              return Promise.resolve(undefined);
+            },
+          },
+        };
+        return Promise.resolve(admission);
+      },
+    };
+    const results = await (
+      await startWarmPass([{ target: locked(sized) }, { target: locked(broken) }], {
+        ...deps,
+        slots: new PQueue({ concurrency: 1 }),
+        diskGuard: guard,
+      })
+    ).results;
+    expect(results.map((result) => result.outcome)).toEqual(["pulled", "failed"]);
+    expect(sizes).toEqual([{ compressed: 2_000, uncompressed: 40_000 }, { compressed: 3_000 }]);
+    // The failed pull may leave the runtime writing: its reservation is held until that ends.
+    expect(finished).toEqual([true, false]);
+  });
+
   it("removes the image of a pull the disk guard stopped between unpack and record", async () => {
     const { registry, runtime, deps } = node();
     const api = registry.publish("team/api", "v1");

@@ -1,6 +1,7 @@
 import type PQueue from "p-queue";
 import { isClassifiedError, type FailureKind } from "../failure/index.ts";
 import type { ImageReference } from "../reference/index.ts";
+import type { ImageSize } from "./disk-budget.ts";
 import type { DiskAdmission, DiskGuard, DiskTicket } from "./disk-guard.ts";
 import { executeEntryPlan, type EntryResult, type WarmDependencies } from "./execute.ts";
 import { ImageInventory } from "./inventory.ts";
@@ -17,8 +18,12 @@ import type { RuntimeImage } from "./ports.ts";
 import { reasonOf } from "./reason.ts";
 import { undoOverfill, undoRefused } from "./undo.ts";
 
-/** Compressed bytes the node's platform pulls for a reference (registry answer), if known. */
-export type SizeLookup = (reference: ImageReference, signal: AbortSignal) => Promise<number | undefined>;
+/**
+ * What a pull of a reference costs the image filesystem, as the registry tells it: the compressed
+ * bytes the node's platform pulls and, where the registry lets them be read, what its layers
+ * unpack to.
+ */
+export type SizeLookup = (reference: ImageReference, signal: AbortSignal) => Promise<ImageSize | undefined>;
 
 export interface PassDependencies extends Omit<WarmDependencies, "signal"> {
   /** Pull slots shared by every pass that runs at once: the node's concurrency limit. */
@@ -120,7 +125,7 @@ async function warmEntry(
       if (cancelled()) return unfinished(plan, "failed", "runtime", reasonOf(signal));
       let admission: DiskAdmission;
       try {
-        admission = await guard.admit({ compressed: size }, plan.target.image);
+        admission = await guard.admit(size ?? { compressed: undefined }, plan.target.image);
       } catch (error) {
         // The image filesystem could not be found or read (e.g. the runtime went away).
         const kind = isClassifiedError(error) ? error.kind : "runtime";
@@ -130,12 +135,21 @@ async function warmEntry(
       ticket = admission.ticket;
     }
     const signals = [signal, ticket?.signal].filter((s): s is AbortSignal => s !== undefined);
-    const outcome = await executeEntryPlan(plan, {
-      ...deps,
-      ...(signals.length > 0 ? { signal: AbortSignal.any(signals) } : {}),
-    });
+    let outcome: EntryResult;
+    try {
+      outcome = await executeEntryPlan(plan, {
+        ...deps,
+        ...(signals.length > 0 ? { signal: AbortSignal.any(signals) } : {}),
+      });
+    } catch (error) {
+      // The reservation must not outlive the pull, whatever happened to it.
+      await ticket?.finish({ complete: false });
+      throw error;
+    }
     const stopped = ticket?.signal.aborted === true;
-    const overfilled = await ticket?.finish();
+    // A pull that did not end with the image recorded may still be writing its layer.
+    const complete = outcome.outcome !== "failed" && outcome.outcome !== "blocked";
+    const overfilled = await ticket?.finish({ complete });
     if (overfilled === undefined || cancelled()) {
       return outcome.errorKind === "unsupported" ? undoRefused(outcome, inventory, deps.runtime) : outcome;
     }
@@ -149,7 +163,7 @@ async function lookupSize(
   signal: AbortSignal | undefined,
   sizeOf: SizeLookup | undefined,
   timeoutMs: number,
-): Promise<number | undefined> {
+): Promise<ImageSize | undefined> {
   if (sizeOf === undefined) return undefined;
   const { target } = plan;
   const deadline = AbortSignal.timeout(timeoutMs);

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCriClient } from "../../src/cri/index.ts";
 import { parseReference } from "../../src/reference/index.ts";
 import { createRegistryClient, type RegistryClient } from "../../src/registry/index.ts";
-import { UNPACK_EXPANSION_FACTOR } from "../../src/warm/disk-budget.ts";
+import { formatBytes } from "../../src/warm/disk-budget.ts";
 import { createDiskGuard, imageFilesystemOf, warmOnce } from "../../src/warm/index.ts";
 import { startAgentProcess, type AgentProcess } from "../agent/agent-process.ts";
 import { runPrepull } from "../cli/run-prepull.ts";
@@ -128,13 +128,14 @@ describe("OCI artifacts on the runtime", { timeout: 120_000 }, () => {
       pullTimeoutMs: 60_000,
       // Any pull crosses this threshold: the guard's message shows the size it was given.
       diskGuard: createDiskGuard({ threshold: 1e-9, mountpoint: imageFilesystemOf(runtime) }),
-      sizeOf: async (ref, signal) =>
-        (await registryClient.resolve(ref, { withSize: true, signal })).platformSize,
+      sizeOf: async (ref, signal) => (await registryClient.resolve(ref, { withSize: true, signal })).pullSize,
     });
     expect(result).toMatchObject({ outcome: "blocked", errorKind: "disk", pulls: [] });
+    // Its layer is an uncompressed tar: it unpacks to its own size, no estimate needed.
     const compressed = artifact.platformSize;
+    const layer = compressed - "{}".length;
     expect(result?.message).toContain(
-      `${compressed} bytes compressed, ${compressed * (1 + UNPACK_EXPANSION_FACTOR)} bytes with unpacking`,
+      `needs ${formatBytes(compressed + layer)} (${formatBytes(compressed)} to download, ${formatBytes(layer)} unpacked)`,
     );
     expect(await runtime.imageStatus(artifact.reference)).toBeUndefined();
   });

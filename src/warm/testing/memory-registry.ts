@@ -12,6 +12,8 @@ export interface Manifest {
   readonly configDigest: string;
   /** Compressed bytes of the config and layers the node pulls. */
   readonly size: number;
+  /** What the layers unpack to, when the registry lets it be read. */
+  readonly unpacked?: number | undefined;
 }
 
 /** What a push left in a registry, as the sandbox's `pushImage` reports it. */
@@ -45,7 +47,7 @@ export class MemoryRegistry {
   }
 
   /** Pushes a new image under `path:tag` (`path` as in `team/api`), moving the tag if it exists. */
-  publish(path: string, tag: string, options: { size?: number } = {}): PublishedImage {
+  publish(path: string, tag: string, options: { size?: number; unpacked?: number } = {}): PublishedImage {
     this.#published += 1;
     const repository = `${this.host}/${path}`;
     const seed = `${repository}:${tag}#${this.#published}`;
@@ -53,6 +55,7 @@ export class MemoryRegistry {
       digest: sha256(`manifest ${seed}`),
       configDigest: sha256(`config ${seed}`),
       size: options.size ?? 1024 + this.#published,
+      ...(options.unpacked === undefined ? {} : { unpacked: options.unpacked }),
     };
     const stored = this.#repository(repository);
     stored.manifests.set(manifest.digest, manifest);
@@ -84,7 +87,11 @@ export class MemoryRegistry {
     Promise.resolve().then(() => this.#known(reference).digest);
 
   /** Warm's `SizeLookup`, answering from this registry. */
-  readonly sizeOf: SizeLookup = (reference) => Promise.resolve().then(() => this.#known(reference).size);
+  readonly sizeOf: SizeLookup = (reference) =>
+    Promise.resolve().then(() => {
+      const { size, unpacked } = this.#known(reference);
+      return unpacked === undefined ? { compressed: size } : { compressed: size, uncompressed: unpacked };
+    });
 
   #known(reference: ImageReference): Manifest {
     const manifest = this.find(reference);

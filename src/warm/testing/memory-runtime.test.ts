@@ -147,7 +147,7 @@ describe("MemoryRegistry", () => {
     const first = registry.publish("team/a", "v1", { size: 4_096 });
     const reference = { domain: registry.host, path: "team/a", tag: "v1", digest: undefined };
     expect(await registry.resolveTag(reference)).toBe(first.digest);
-    expect(await registry.sizeOf(reference, new AbortController().signal)).toBe(4_096);
+    expect(await registry.sizeOf(reference, new AbortController().signal)).toEqual({ compressed: 4_096 });
     const second = registry.publish("team/a", "v1");
     expect(await registry.resolveTag(reference)).toBe(second.digest);
     registry.tag(first, "v1");
