@@ -321,6 +321,33 @@ describe(`bundle import (${process.env.PREPULL_TEST_RUNTIME ?? "containerd-2"})`
     );
   });
 
+  it("imports an archive made by ctr images export", async () => {
+    const image = await pushImage(registry, {
+      repository: "air/exported",
+      tag: "1",
+      layers: [{ size: 90_000, seed: "exported" }],
+    });
+    await cri.pullImage(image.reference);
+    const archive = join(work, "exported.tar");
+    // ctr 2.1's export through the transfer service can leave its archive short of the last
+    // members when it exits (seen here: no index.json nor oci-layout); --local writes it itself.
+    const local = containerd.runtime.major >= 2 ? ["--local"] : [];
+    await containerd.ctr(["images", "export", ...local, archive, image.reference]);
+    await cri.removeImage(image.reference);
+    expect(await cri.imageStatus(image.reference)).toBeUndefined();
+
+    const result = await warmFrom(await setFile([image]), [archive], ["--offline"]);
+    if (!canImport) {
+      expect(result.code).toBe(1);
+      return;
+    }
+    expect(result.stderr).toBe("");
+    expect(result.report?.images[0]).toMatchObject({ result: "pulled", source: "bundle" });
+    expect(await resolves(`${image.repository}@${image.digest}`)).toContain(
+      `${image.repository}@${image.digest}`,
+    );
+  });
+
   it("refuses a Docker archive without an OCI layout, naming it (exit 2)", async () => {
     const image = await pushImage(registry, { repository: "air/docker", tag: "1" });
     const archive = join(work, "docker.tar");
