@@ -1,5 +1,10 @@
 import { hostname } from "node:os";
-import { createContainerdClient, probeContainerd, PullProgressWatch } from "../containerd/index.ts";
+import {
+  createContainerdClient,
+  createImageNamer,
+  probeContainerd,
+  PullProgressWatch,
+} from "../containerd/index.ts";
 import type { CallObserver } from "../cri/index.ts";
 import {
   createAgentMetrics,
@@ -148,6 +153,8 @@ export async function startAgent(
       },
     }),
     ...bundles.pass,
+    // A confirmed tag is pointed at the digest the node holds instead of pulled a second time.
+    namer: createImageNamer(containerd),
     ...(registry && !options.offline
       ? {
           resolveTag: async (reference, signal) =>

@@ -64,12 +64,15 @@ export function warmCommand(context: CliContext): Command {
       context.io.stderr.write("prepull: warning: --timeout is deprecated; use --pull-timeout\n");
     }
     const pullTimeoutMs = flags.timeout ?? flags.pullTimeout;
-    const [{ connectRuntime }, { pullAuthFrom }, { createContainerdClient, PullProgressWatch }] =
-      await Promise.all([
-        import("./runtime.ts"),
-        import("../registry/index.ts"),
-        import("../containerd/index.ts"),
-      ]);
+    const [
+      { connectRuntime },
+      { pullAuthFrom },
+      { createContainerdClient, createImageNamer, PullProgressWatch },
+    ] = await Promise.all([
+      import("./runtime.ts"),
+      import("../registry/index.ts"),
+      import("../containerd/index.ts"),
+    ]);
     const runtime = connectRuntime(flags, context.io.env, { pullTimeoutMs });
     const registry = await openRegistryAccess(flags);
     // One line per image on stderr, terminal or not (a Job's log shows how far it got), and the
@@ -77,9 +80,9 @@ export function warmCommand(context: CliContext): Command {
     const progress = flags.output !== "json";
     const pulling = new Set<string>();
     const importing = flags.from !== undefined;
-    const containerd =
-      progress || importing ? createContainerdClient({ endpoint: runtime.endpoint }) : undefined;
-    const watch = containerd && new PullProgressWatch(containerd, () => [...pulling]);
+    // containerd's own API: progress, imports, and a confirmed tag named without a second pull.
+    const containerd = createContainerdClient({ endpoint: runtime.endpoint });
+    const watch = progress ? new PullProgressWatch(containerd, () => [...pulling]) : undefined;
     let shown = "";
     const printer = setInterval(() => {
       const [only] = pulling;
@@ -97,23 +100,23 @@ export function warmCommand(context: CliContext): Command {
       const warning = (message: string): void => {
         context.io.stderr.write(`warning: ${message}\n`);
       };
-      const importer =
-        containerd && importing
-          ? await openBundleImporter({
-              paths: flags.from ?? [],
-              store: containerd,
-              timeoutMs: pullTimeoutMs,
-              onProblem: (problem) => {
-                warning(problem.message);
-              },
-              onUnavailable: warning,
-            })
-          : undefined;
+      const importer = importing
+        ? await openBundleImporter({
+            paths: flags.from ?? [],
+            store: containerd,
+            timeoutMs: pullTimeoutMs,
+            onProblem: (problem) => {
+              warning(problem.message);
+            },
+            onUnavailable: warning,
+          })
+        : undefined;
       const online = !flags.offline;
       const results = await warmOnce(desired.entries, {
         ...(importer ? { importer } : {}),
         offline: !online,
         runtime,
+        namer: createImageNamer(containerd),
         concurrency: flags.concurrency,
         pullTimeoutMs,
         diskGuard: createDiskGuard({
@@ -150,7 +153,7 @@ export function warmCommand(context: CliContext): Command {
     } finally {
       clearInterval(printer);
       watch?.stop();
-      containerd?.close();
+      containerd.close();
       runtime.close();
       await registry.client.close();
     }

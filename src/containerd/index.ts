@@ -1,4 +1,5 @@
 export { createContainerdClient } from "./client.ts";
+export { createImageNamer, type ImageRecordStore } from "./image-namer.ts";
 export {
   UnsupportedApiError,
   type ContainerdApi,

@@ -1,7 +1,15 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { ClassifiedError, errorMessage, type FailureKind, isClassifiedError } from "../failure/index.ts";
 import { kubeletImageString, repositoryName, type ImageReference } from "../reference/index.ts";
 import { recordedDigest } from "./inventory.ts";
-import type { ContentSource, ImageImporter, ImageRuntime, PullAuth, RuntimeImage } from "./ports.ts";
+import type {
+  ContentSource,
+  ImageImporter,
+  ImageNamer,
+  ImageRuntime,
+  PullAuth,
+  RuntimeImage,
+} from "./ports.ts";
 import { digestName, effectiveTag, tagName, type EntryPlan, type WarmAction } from "./plan.ts";
 
 /** Where a tag points in the registry now; the registry client in production. */
@@ -19,6 +27,11 @@ export interface WarmDependencies {
   readonly importer?: ImageImporter;
   /** Never pull from a registry: what no bundle holds fails `not_found`. */
   readonly offline?: boolean;
+  /**
+   * Records a confirmed tag at the digest the node holds instead of pulling the tag again; absent
+   * (CRI-O) or failing, the tag is pulled.
+   */
+  readonly namer?: ImageNamer;
 }
 
 /** `blocked`: the disk guard kept (or stopped) the pull; the error kind is `disk`. */
@@ -43,6 +56,13 @@ export interface EntryResult {
   readonly source: ContentSource | undefined;
 }
 
+/**
+ * containerd's CRI learns of a record made through containerd's own API from its events, a moment
+ * later: after a name was recorded so, a lookup that does not find it at the intended digest is
+ * made again after each of these pauses (3.2 s in all) before the check fails.
+ */
+const NAMED_RECHECKS_MS: readonly number[] = [10, 20, 40, 80, 150, 300, 600, 1000, 1000];
+
 class DriftError extends Error {
   readonly registryDigest: string;
   constructor(message: string, registryDigest: string) {
@@ -58,12 +78,20 @@ function failureOf(error: unknown): { errorKind: FailureKind; message: string } 
 
 /**
  * Carries out one entry's plan against the runtime and then checks the result the way kubelet
- * will: ImageStatus with the pod's own string must find the image, at the intended digest.
+ * will: ImageStatus with the pod's own string must find the image, at the intended digest. Where
+ * a name was recorded through the runtime's own API, the check looks again after each of
+ * `recheckMs` until CRI reports it.
  */
-export async function executeEntryPlan(plan: EntryPlan, deps: WarmDependencies): Promise<EntryResult> {
+export async function executeEntryPlan(
+  plan: EntryPlan,
+  deps: WarmDependencies,
+  recheckMs: readonly number[] = NAMED_RECHECKS_MS,
+): Promise<EntryResult> {
   const started = performance.now();
   const { target } = plan;
   const pulls: string[] = [];
+  /** Names recorded without a pull (the namer), which CRI may report a moment later. */
+  const named: string[] = [];
   const auth = deps.authFor?.(target.reference);
   const pull = async (image: string): Promise<void> => {
     pulls.push(image);
@@ -97,15 +125,22 @@ export async function executeEntryPlan(plan: EntryPlan, deps: WarmDependencies):
     const imported = await importFromBundle(plan, deps);
     if (imported === true) {
       source = "bundle";
-      return finish("pulled", await verify(plan, deps));
+      // The import names the image through containerd's own API too.
+      return finish("pulled", await verify(plan, deps, recheckMs));
     }
     if (deps.offline === true && plan.actions.length > 0) {
       throw new ClassifiedError("not_found", `${target.image}: ${offlineReason(plan, imported)}`);
     }
-    for (const action of plan.actions) await runAction(action, target.reference, deps, pull);
-    if (pulls.length > 0) source = "registry";
-    const verified = await verify(plan, deps);
-    return finish(pulls.length > 0 ? "pulled" : "present", verified);
+    const name = async (image: string, digest: string): Promise<boolean> => {
+      if (!(await tagWithoutPull(image, digestName(target.reference, digest), deps))) return false;
+      named.push(image);
+      return true;
+    };
+    for (const action of plan.actions) await runAction(action, target.reference, deps, pull, name);
+    const worked = pulls.length > 0 || named.length > 0;
+    if (worked) source = "registry";
+    const verified = await verify(plan, deps, named.length > 0 ? recheckMs : []);
+    return finish(worked ? "pulled" : "present", verified);
   } catch (error) {
     if (error instanceof DriftError) {
       return finish("drifted", { registryDigest: error.registryDigest, message: error.message });
@@ -147,11 +182,31 @@ function offlineReason(plan: EntryPlan, importReason: string | undefined): strin
   return `${why}, and no registry is used (offline)`;
 }
 
+/**
+ * Records `image` at the content `digestName` holds through the namer: true when done, false
+ * when there is no namer or it failed (the caller pulls instead). A cancel is not swallowed.
+ */
+async function tagWithoutPull(image: string, digestName: string, deps: WarmDependencies): Promise<boolean> {
+  if (deps.namer === undefined) return false;
+  try {
+    await deps.namer.tagImage(image, digestName, {
+      timeoutMs: deps.pullTimeoutMs,
+      ...(deps.signal ? { signal: deps.signal } : {}),
+    });
+    return true;
+  } catch {
+    // The pull that follows records the tag all the same, and reports any trouble of its own.
+    deps.signal?.throwIfAborted();
+    return false;
+  }
+}
+
 async function runAction(
   action: WarmAction,
   reference: ImageReference,
   deps: WarmDependencies,
   pull: (image: string) => Promise<void>,
+  name: (image: string, digest: string) => Promise<boolean>,
 ): Promise<void> {
   switch (action.type) {
     case "pull-digest":
@@ -164,6 +219,9 @@ async function runAction(
         const tagOnly = { ...reference, tag: effectiveTag(reference), digest: undefined };
         const current = await deps.resolveTag(tagOnly, deps.signal);
         if (current !== action.digest) throw drift(action.digest, current);
+        // The digest is on the node (pulled just before, or found there): name the tag after it
+        // instead of a second PullImage, which would resolve the tag again for content present.
+        if (await name(action.image, action.digest)) return;
         await pull(action.image);
         return;
       }
@@ -188,10 +246,23 @@ function drift(intended: string, current: string): DriftError {
 async function verify(
   plan: EntryPlan,
   deps: WarmDependencies,
+  recheckMs: readonly number[],
 ): Promise<{ digest: string | undefined; imageId: string; size: number }> {
   const { target } = plan;
   const lookup = kubeletImageString(target.image);
-  const image = await deps.runtime.imageStatus(lookup);
+  const intended = target.digest === undefined ? undefined : digestName(target.reference, target.digest);
+  /** ImageStatus, asked again after each of `recheckMs` until it finds the intended digest. */
+  const status = async (name: string): Promise<RuntimeImage | undefined> => {
+    let found = await deps.runtime.imageStatus(name);
+    for (const pause of recheckMs) {
+      if (found !== undefined && (intended === undefined || found.repoDigests.includes(intended))) break;
+      await sleep(pause);
+      deps.signal?.throwIfAborted();
+      found = await deps.runtime.imageStatus(name);
+    }
+    return found;
+  };
+  const image = await status(lookup);
   if (image === undefined) {
     throw new ClassifiedError("runtime", `${lookup}: the runtime does not find the image after warming it`);
   }
@@ -201,7 +272,7 @@ async function verify(
     const tag = effectiveTag(target.reference);
     if (tag !== undefined && target.reference.digest !== undefined) {
       // `name:tag@digest`: kubelet's lookup ignores the tag, so check the tag separately.
-      const tagged = await deps.runtime.imageStatus(tagName(target.reference, tag));
+      const tagged = await status(tagName(target.reference, tag));
       if (tagged === undefined) {
         throw new ClassifiedError(
           "runtime",

@@ -3,6 +3,7 @@ export type {
   ContentSource,
   ImageFilesystemUsage,
   ImageImporter,
+  ImageNamer,
   ImageRuntime,
   ImportOutcome,
   ImportRequest,

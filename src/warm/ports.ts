@@ -60,6 +60,19 @@ export interface ImageRuntime {
   close(): void;
 }
 
+/**
+ * Records a name at content the node already holds under another name, without a pull: the tag
+ * of a locked entry once the registry confirmed it points at the digest the node holds. The
+ * runtime's own API implements it where it has one (containerd); without it the tag is pulled.
+ */
+export interface ImageNamer {
+  /**
+   * Records `name` (`N:T`) at the content `digestName` (`N@D`) is recorded at, as a pull of `name`
+   * would record it. The runtime's CRI may report the new name only a moment later.
+   */
+  tagImage(name: string, digestName: string, options?: CallOptions): Promise<void>;
+}
+
 /** Where an entry's content came from when prepull put it on the node. */
 export type ContentSource = "bundle" | "registry";
 

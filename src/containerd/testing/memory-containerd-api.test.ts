@@ -3,6 +3,7 @@ import { MemoryRegistry, MemoryRuntime } from "../../warm/testing/index.ts";
 import { labelFilter, PIN_LABEL, PIN_VALUE } from "../../pins/index.ts";
 import { describePinStoreContract } from "../../pins/testing/index.ts";
 import { probeContainerd } from "../capability.ts";
+import { createImageNamer } from "../image-namer.ts";
 import { MemoryContainerdApi } from "./memory-containerd-api.ts";
 
 function memory() {
@@ -19,6 +20,7 @@ describePinStoreContract("in memory", () => {
     probe: () => probeContainerd(api, { criRuntimeName: "containerd" }),
     criHonoursPins: true,
     publish: (path, tag) => Promise.resolve(registry.publish(path, tag)),
+    namer: createImageNamer(api),
     close: () => Promise.resolve(),
   });
 });

@@ -38,8 +38,8 @@ function toImageRecord(record: StoredRecord): ImageRecord {
 
 /**
  * containerd's own API in memory, over the image store an in-memory runtime pulls into: the
- * records behind CRI's images, one per name, and their labels, as pins use them (the contract in
- * src/pins/testing holds it to containerd's). Blobs and ingests are not modelled: no blob is
+ * records behind CRI's images, one per name, and their labels, as pins use them and as warm's
+ * namer records a tag (the contract in src/pins/testing holds it to containerd's). Blobs and ingests are not modelled: no blob is
  * known and no ingest runs.
  */
 export class MemoryContainerdApi implements ContainerdApi {
@@ -86,6 +86,21 @@ export class MemoryContainerdApi implements ContainerdApi {
       throw new ClassifiedError("not_found", `Update ${record.name}: image "${record.name}": not found`);
     }
     return toImageRecord(updated);
+  }
+
+  /** Creates the record or points it at `target` (content some record holds), keeping other labels. */
+  async putImage(record: ImageRecord, options: CallOptions = {}): Promise<void> {
+    await this.#answer("Create", options);
+    const manifest = this.#store
+      .records()
+      .find((held) => held.manifest.digest === record.target.digest)?.manifest;
+    if (manifest === undefined) {
+      throw new ClassifiedError(
+        "not_found",
+        `Create ${record.name}: the in-memory containerd holds no content ${record.target.digest}`,
+      );
+    }
+    this.#store.put(record.name, manifest, record.labels);
   }
 
   async contentSize(_digest: string, options: CallOptions = {}): Promise<number | undefined> {

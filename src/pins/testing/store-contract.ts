@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ImageRuntime } from "../../warm/index.ts";
+import type { ImageNamer, ImageRuntime } from "../../warm/index.ts";
 import type { PublishedImage } from "../../warm/testing/index.ts";
 import { labelFilter, OWNER_LABEL, OWNER_VALUE, PIN_LABEL, PIN_VALUE } from "../labels.ts";
 import type { PinRecord, PinStore, PinSupport } from "../port.ts";
@@ -21,6 +21,8 @@ export interface PinStoreUnderContract<Stored extends TargetedRecord> {
   readonly criHonoursPins: boolean;
   /** Pushes new content under `path:tag` to a registry the runtime pulls from. */
   publish(path: string, tag: string): Promise<PublishedImage>;
+  /** warm's namer over the same API (`createImageNamer`), which writes records as CRI does. */
+  readonly namer: ImageNamer;
   close(): Promise<void>;
 }
 
@@ -132,6 +134,38 @@ export function describePinStoreContract<Stored extends TargetedRecord>(
       for (const recordName of kept) {
         expect((await api.getImage(recordName))?.labels, recordName).toMatchObject(OURS);
       }
+    });
+
+    it("names a tag after a digest's record without a pull: CRI finds it on that image a moment later, and a moved tag follows keeping its labels", async () => {
+      const first = await subject.publish("pin-contract/named", "v1");
+      const digestOf = (image: PublishedImage): string => `${image.repository}@${image.digest}`;
+      await subject.runtime.pullImage(digestOf(first));
+      expect(await subject.runtime.imageStatus(first.reference)).toBeUndefined();
+      await subject.namer.tagImage(first.reference, digestOf(first));
+      const tagged = async (image: PublishedImage): Promise<boolean> =>
+        (await subject.runtime.imageStatus(first.reference))?.id === image.configDigest;
+      expect(await eventually(() => tagged(first), true)).toBe(true);
+      const listed = (await subject.runtime.listImages()).filter((found) => found.id === first.configDigest);
+      expect(listed).toMatchObject([{ repoTags: [first.reference], repoDigests: [digestOf(first)] }]);
+      const record = await api.getImage(first.reference);
+      expect(record?.target.digest).toBe(first.digest);
+      expect(record?.labels).toMatchObject({ "io.cri-containerd.image": "managed" });
+
+      if (record === undefined) throw new Error(`${first.reference} has no record`);
+      await api.updateImageLabels(record, OURS);
+      const second = await subject.publish("pin-contract/named", "v1");
+      await subject.runtime.pullImage(digestOf(second));
+      await subject.namer.tagImage(first.reference, digestOf(second));
+      expect(await eventually(() => tagged(second), true)).toBe(true);
+      expect((await api.getImage(first.reference))?.labels).toMatchObject(OURS);
+      expect(await subject.runtime.imageStatus(digestOf(first))).toMatchObject({
+        id: first.configDigest,
+        repoTags: [],
+      });
+      await expect(
+        subject.namer.tagImage(`${first.repository}:v2`, `${first.repository}@sha256:${"0".repeat(64)}`),
+      ).rejects.toMatchObject({ kind: "not_found" });
+      expect(await api.getImage(`${first.repository}:v2`)).toBeUndefined();
     });
 
     it("fails to update a record whose name is gone as not_found", async () => {

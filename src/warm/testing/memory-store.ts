@@ -57,6 +57,15 @@ export class MemoryImageStore {
     }
   }
 
+  /**
+   * Creates the record `name` at `manifest` with `labels`, or points the existing one at it and
+   * sets `labels`, keeping its others (containerd's images service, as CRI calls it).
+   */
+  put(name: string, manifest: Manifest, labels: Readonly<Record<string, string>>): void {
+    const existing = this.#records.get(name);
+    this.#records.set(name, { name, manifest, labels: { ...existing?.labels, ...labels } });
+  }
+
   record(name: string): StoredRecord | undefined {
     return this.#records.get(name);
   }
