@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 const BENCHMARKS = [
   "warm-vs-ctr.ts",
   "realistic-images.ts",
+  "bundle-import.ts",
   "lock-vs-skopeo.ts",
   "agent-pass.ts",
   "scale.ts",
