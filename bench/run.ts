@@ -10,6 +10,7 @@ const BENCHMARKS = [
   "lock-vs-skopeo.ts",
   "agent-pass.ts",
   "scale.ts",
+  "memory-at-rest.ts",
   "manifests-scan.ts",
   "pod-start.ts",
 ];
