@@ -9,7 +9,7 @@
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
-import { loadavg, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs, promisify } from "node:util";
@@ -21,7 +21,7 @@ import {
   type ContainerdInstance,
   type PushedImage,
 } from "../test/sandbox/index.ts";
-import { cpuSeconds, runtimeLine, spread, timed } from "./support.ts";
+import { cpuSeconds, loadAverages, runtimeLine, spread, timed } from "./support.ts";
 
 const run = promisify(execFile);
 const BIN = fileURLToPath(new URL("../bin/prepull.js", import.meta.url));
@@ -54,11 +54,6 @@ function childrenCpuSeconds(): number {
   // cutime and cstime: fields 16 and 17.
   return (Number(fields[13]) + Number(fields[14])) / 100;
 }
-
-const loads = (): string =>
-  loadavg()
-    .map((v) => v.toFixed(2))
-    .join(" ");
 
 const registry = await startRegistry();
 const dir = await mkdtemp(join(tmpdir(), "prepull-bench-bundle-"));
@@ -173,7 +168,7 @@ try {
   const roundLoads: string[] = [];
   let runtime = "";
   for (let round = 0; round < rounds; round += 1) {
-    roundLoads.push(loads());
+    roundLoads.push(loadAverages(2));
     for (const name of chosen) {
       const method = allMethods[name];
       if (method === undefined) continue;
@@ -196,14 +191,14 @@ try {
         }
         samples.set(name, [...(samples.get(name) ?? []), seconds]);
         process.stderr.write(
-          `round ${String(round + 1)} ${name}: ${seconds.toFixed(2)} s, CPU containerd ${used.containerd.toFixed(1)} s, client ${used.client.toFixed(1)} s (load ${loads()})\n`,
+          `round ${String(round + 1)} ${name}: ${seconds.toFixed(2)} s, CPU containerd ${used.containerd.toFixed(1)} s, client ${used.client.toFixed(1)} s (load ${loadAverages(2)})\n`,
         );
       } finally {
         await containerd.stop();
       }
     }
   }
-  roundLoads.push(loads());
+  roundLoads.push(loadAverages(2));
 
   out(
     `Import ${String(images.length)} images of ${String(layersPerImage)} incompressible layers (${(archiveBytes / MB).toFixed(0)} MB of oci-archives) ` +

@@ -7,14 +7,14 @@
 // Run: npx node bench/scale.ts [--entries 1000,10000] [--concurrency 4] [--windows 5] [--resync 2s]
 //      [--no-pin] [--profile DIR]
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { loadavg, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { imageSetYaml } from "../test/agent/config-map.ts";
 import { startContainerd, startRegistry } from "../test/sandbox/index.ts";
 import { coldAgent, coldBareCri, type ColdRun } from "./cold-warm.ts";
 import { idleAgent, type IdleFigures, type IdleWindow } from "./idle-agent.ts";
-import { pushTaggedSet, runtimeLine, spread } from "./support.ts";
+import { loadAverages, pushTaggedSet, runtimeLine, spread } from "./support.ts";
 
 const { values } = parseArgs({
   options: {
@@ -50,10 +50,6 @@ const registry = await startRegistry();
 const dir = await mkdtemp(join(tmpdir(), "prepull-bench-scale-"));
 const allReferences = await pushTaggedSet(registry, Math.max(...sizes));
 const pushSeconds = (performance.now() - benchStarted) / 1000;
-const loads = (): string =>
-  loadavg()
-    .map((v) => v.toFixed(1))
-    .join(" ");
 let runtime = "";
 
 const results: SizeFigures[] = [];
@@ -66,7 +62,7 @@ try {
       ...["--config", setFile, "--log-level", "info", "-c", String(concurrency)],
       `--pin=${String(values.pin)}`,
     ];
-    const load = [loads()];
+    const load = [loadAverages()];
 
     const containerd = await startContainerd();
     runtime = runtimeLine(containerd);
@@ -75,7 +71,7 @@ try {
     try {
       const endpoint = ["--runtime-endpoint", containerd.endpoint];
       agent = await coldAgent({ containerd, registry }, [...agentArgs, ...endpoint], NODE_OPTIONS, n);
-      load.push(loads());
+      load.push(loadAverages());
       const idleArgs = [...agentArgs, ...endpoint, "--resync", values.resync];
       idle = await idleAgent(idleArgs, NODE_OPTIONS, windows);
     } finally {
@@ -89,7 +85,7 @@ try {
     } finally {
       await fresh.stop();
     }
-    load.push(loads());
+    load.push(loadAverages());
     results.push({ entries: n, agent, bare, idle, load: load.join(" → ") });
   }
 } finally {

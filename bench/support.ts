@@ -1,5 +1,6 @@
 /** Small helpers shared by the benchmarks. */
 import { readFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import PQueue from "p-queue";
 import {
   pushImage,
@@ -11,6 +12,13 @@ import {
 /** Names the runtime a figure was measured on, for every report. */
 export function runtimeLine(containerd: ContainerdInstance): string {
   return `containerd ${containerd.runtime.version} (${containerd.runtime.name})`;
+}
+
+/** The machine's load averages over 1, 5 and 15 minutes, for a report to say how quiet it was. */
+export function loadAverages(digits = 1): string {
+  return loadavg()
+    .map((v) => v.toFixed(digits))
+    .join(" ");
 }
 
 export function spread(samples: readonly number[]): { median: number; min: number; max: number } {
