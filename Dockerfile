@@ -28,7 +28,7 @@ COPY scripts/compile-cache.ts ./scripts/
 # allocator's settings: after a warm, glibc kept the warm's peak in per-thread arenas and in
 # chunks it never gave back; two arenas, allocations of 32 KiB and more in their own mappings
 # (returned when freed), and trimming the heap's top from 64 KiB bring the agent at rest after
-# warming 1,000 entries from about 135–143 MB to about 118 MB (bench/memory-at-rest.ts). The
+# warming 1,000 entries from about 141 MB to about 121 MB (bench/memory-at-rest.ts). The
 # compile cache is filled below, at build time: the root filesystem is read-only in the DaemonSet,
 # and a cache that starts empty in every new pod would make every first start strip and compile
 # every module again.
