@@ -34,6 +34,7 @@ import { connectNodeGate, type NodeGateConfig } from "./node-gate.ts";
 import { readinessOf } from "./readiness.ts";
 import { statusView, type StatusView } from "./status-view.ts";
 import { supportWatcher } from "./support-watcher.ts";
+import { reportWarmProgress } from "./warm-progress.ts";
 
 export interface AgentOptions {
   readonly configPaths: readonly string[];
@@ -242,6 +243,7 @@ export async function startAgent(
   scheduler.setDesired(initial.entries, initial.generation);
   scheduler.start();
   progress.start();
+  const warmProgress = reportWarmProgress(scheduler, logger);
   gate.start();
   const stopBundleWatch = bundles.watch(() => {
     const retried = scheduler.retryNow("not_found");
@@ -281,6 +283,7 @@ export async function startAgent(
     async stop(graceMs) {
       watcher.close();
       stopBundleWatch();
+      warmProgress.stop();
       progress.stop();
       gate.stop();
       await scheduler.stop(graceMs);
