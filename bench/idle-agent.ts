@@ -34,6 +34,8 @@ async function memory(pid: number): Promise<{ rssAnon: number; rssFile: number }
 
 interface Scrape {
   readonly passes: number;
+  /** Pin passes that found nothing to change. */
+  readonly pinsUnchanged: number;
   readonly sum: number;
   readonly heap: number;
   readonly heapTotal: number;
@@ -45,6 +47,7 @@ async function passesAndTime(agent: AgentProcess): Promise<Scrape> {
   return {
     // No sample line until the first pass.
     passes: metric(text, 'prepull_passes_total{result="ok"}') || 0,
+    pinsUnchanged: metric(text, 'prepull_pin_passes_total{result="unchanged"}') || 0,
     sum: metric(text, "prepull_pass_duration_seconds_sum"),
     heap: metric(text, "nodejs_heap_size_used_bytes"),
     heapTotal: metric(text, "nodejs_heap_size_total_bytes"),
@@ -52,23 +55,28 @@ async function passesAndTime(agent: AgentProcess): Promise<Scrape> {
   };
 }
 
-async function untilPasses(agent: AgentProcess, atLeast: number): Promise<void> {
-  while ((await passesAndTime(agent)).passes < atLeast) {
+async function until(agent: AgentProcess, done: (scrape: Scrape) => boolean): Promise<void> {
+  while (!done(await passesAndTime(agent))) {
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }
 
-/** Starts a fresh agent on a node that holds its set, lets it settle, then measures `count` windows. */
+/**
+ * Starts a fresh agent on a node that holds its set, lets it settle, then measures `count` windows.
+ * `pins`: the agent pins, so it has settled only once a pin pass found nothing left to change (its
+ * first pin pass labels every name the node's records lack, a one-off that is not rest).
+ */
 export async function idleAgent(
   args: readonly string[],
   nodeOptions: string,
   count: number,
+  pins: boolean,
 ): Promise<IdleFigures> {
   const agent = await startAgentProcess(args, { NODE_OPTIONS: nodeOptions });
   const pid = agent.child.pid ?? 0;
   try {
-    // Two passes to settle: the first pass and the pin pass after it allocate what stays.
-    await untilPasses(agent, 2);
+    // Two passes to settle, and the pin passes after them: they allocate what stays.
+    await until(agent, (scrape) => scrape.passes >= 2 && (!pins || scrape.pinsUnchanged >= 1));
     const settled = await agent.status();
     if (!settled.warm) throw new Error(`the agent at rest is not warm: ${JSON.stringify(settled.summary)}`);
     const windows: IdleWindow[] = [];
@@ -76,7 +84,8 @@ export async function idleAgent(
     let cpuBefore = cpuSeconds(pid);
     let wallBefore = performance.now();
     for (let i = 0; i < count; i += 1) {
-      await untilPasses(agent, before.passes + PASSES_PER_WINDOW);
+      const target = before.passes + PASSES_PER_WINDOW;
+      await until(agent, (scrape) => scrape.passes >= target);
       const cpuAfter = cpuSeconds(pid);
       const wallAfter = performance.now();
       const after = await passesAndTime(agent);

@@ -73,7 +73,7 @@ try {
       agent = await coldAgent({ containerd, registry }, [...agentArgs, ...endpoint], NODE_OPTIONS, n);
       load.push(loadAverages());
       const idleArgs = [...agentArgs, ...endpoint, "--resync", values.resync];
-      idle = await idleAgent(idleArgs, NODE_OPTIONS, windows);
+      idle = await idleAgent(idleArgs, NODE_OPTIONS, windows, values.pin);
     } finally {
       await containerd.stop();
     }
