@@ -4,6 +4,7 @@ import { DEFAULT_RETRY } from "./backoff.ts";
 import { EntryBook, entryKey } from "./entries.ts";
 import type { EntryResult } from "./execute.ts";
 import type { WarmTarget } from "./plan.ts";
+import { ENTRY_STATES } from "./state.ts";
 
 const D1 = `sha256:${"1".repeat(64)}`;
 const D2 = `sha256:${"2".repeat(64)}`;
@@ -243,6 +244,29 @@ describe("EntryBook", () => {
     });
     entries.replace([a]);
     expect(entries.counts()).toMatchObject({ present: 1, pulling: 0, failed: 0, total: 1 });
+  });
+
+  it("keeps its counts equal to its statuses through any sequence of events", () => {
+    const entries = book();
+    const targets = Array.from({ length: 6 }, (_, i) => target(`reg.example/app-${String(i)}:1`));
+    const outcomes = ["present", "pulled", "failed", "blocked", "drifted"] as const;
+    const tally = (): Record<string, number> => {
+      const byState: Record<string, number> = Object.fromEntries(ENTRY_STATES.map((state) => [state, 0]));
+      for (const status of entries.statuses()) byState[status.state] = (byState[status.state] ?? 0) + 1;
+      return { ...byState, total: entries.statuses().length };
+    };
+    entries.replace(targets);
+    for (let step = 0; step < 200; step += 1) {
+      const subject = targets[(step * 7) % targets.length];
+      if (subject === undefined) continue;
+      if (step % 50 === 49) entries.replace(targets.slice(0, 3 + (step % 4)));
+      else if (step % 3 === 0) entries.apply(entryKey(subject), { type: "pulling" });
+      else {
+        const outcome = outcomes[step % outcomes.length] ?? "present";
+        entries.apply(entryKey(subject), { type: "finished", result: result(subject.image, { outcome }) });
+      }
+      expect(entries.counts()).toEqual(tally());
+    }
   });
 
   it("keeps failure kinds and drift starts through retries, and clears them when the entry is present", () => {

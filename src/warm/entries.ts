@@ -160,14 +160,18 @@ export interface EntryFaults {
 interface BookViews {
   readonly records: readonly EntryRecord[];
   readonly statuses: readonly EntryStatus[];
-  readonly counts: StateCounts;
   readonly faults: EntryFaults;
 }
 
+const noEntries = (): Record<EntryState, number> =>
+  Object.fromEntries(ENTRY_STATES.map((state) => [state, 0])) as Record<EntryState, number>;
+
 /**
  * The desired set's entries, in declaration order, moved through `transition` by one clock.
- * Reads are cheap at any size: the lists and counts are made once per change of the book, and an
- * event that changes nothing is no change.
+ * Reads are cheap at any size: the lists are made once per change of the book, the counts are
+ * kept as entries move (the scheduler reads them after every entry that turns present, so
+ * counting by a walk would make a pass over a warm node quadratic), and an event that changes
+ * nothing is no change.
  */
 export class EntryBook {
   readonly #clock: Clock;
@@ -175,6 +179,8 @@ export class EntryBook {
   readonly #random: () => number;
   #entries = new Map<string, EntryRecord>();
   #views: BookViews | undefined;
+  #tally = noEntries();
+  #counts: StateCounts | undefined;
 
   constructor(options: { clock?: Clock; retry?: RetryPolicies; random?: () => number } = {}) {
     this.#clock = options.clock ?? systemClock;
@@ -191,6 +197,9 @@ export class EntryBook {
     }
     const left = [...this.#entries.keys()].filter((key) => !next.has(key));
     this.#entries = next;
+    this.#tally = noEntries();
+    for (const entry of next.values()) this.#tally[entry.status.state] += 1;
+    this.#counts = undefined;
     this.#changed();
     return left;
   }
@@ -206,6 +215,11 @@ export class EntryBook {
     });
     if (next !== entry) {
       this.#entries.set(key, next);
+      if (next.status.state !== entry.status.state) {
+        this.#tally[entry.status.state] -= 1;
+        this.#tally[next.status.state] += 1;
+        this.#counts = undefined;
+      }
       this.#changed();
     }
     return next;
@@ -257,8 +271,10 @@ export class EntryBook {
     return this.#current().statuses;
   }
 
+  /** The same object until an entry changes state or the set changes. */
   counts(): StateCounts {
-    return this.#current().counts;
+    this.#counts ??= { ...this.#tally, total: this.#entries.size };
+    return this.#counts;
   }
 
   /** The same object until the book changes. */
@@ -273,11 +289,9 @@ export class EntryBook {
   #current(): BookViews {
     if (this.#views !== undefined) return this.#views;
     const records = [...this.#entries.values()];
-    const counts = Object.fromEntries(ENTRY_STATES.map((state) => [state, 0])) as Record<EntryState, number>;
     const failing: Partial<Record<FailureKind, number>> = {};
     const drifted: Array<{ image: string; since: number }> = [];
     for (const { status, driftedSince } of records) {
-      counts[status.state] += 1;
       if (status.errorKind !== null) failing[status.errorKind] = (failing[status.errorKind] ?? 0) + 1;
       if (driftedSince !== undefined) drifted.push({ image: status.image, since: driftedSince });
     }
@@ -285,7 +299,6 @@ export class EntryBook {
     this.#views = {
       records,
       statuses: records.map((entry) => entry.status),
-      counts: { ...counts, total: records.length },
       faults: { failing, drifted },
     };
     return this.#views;
