@@ -24,11 +24,11 @@ const METHODS = ["PullImage", "ImageStatus", "ImageFsInfo", "ListImages"];
 export async function coldAgent(
   node: { containerd: ContainerdInstance; registry: RegistryInstance },
   args: readonly string[],
-  nodeOptions: string,
+  env: NodeJS.ProcessEnv,
   n: number,
 ): Promise<ColdRun> {
   const started = Date.now();
-  const agent = await startAgentProcess(args, { NODE_OPTIONS: nodeOptions });
+  const agent = await startAgentProcess(args, env);
   try {
     const cpu = new CpuPerTenth(n, {
       containerd: node.containerd.pid,

@@ -68,11 +68,11 @@ async function until(agent: AgentProcess, done: (scrape: Scrape) => boolean): Pr
  */
 export async function idleAgent(
   args: readonly string[],
-  nodeOptions: string,
+  env: NodeJS.ProcessEnv,
   count: number,
   pins: boolean,
 ): Promise<IdleFigures> {
-  const agent = await startAgentProcess(args, { NODE_OPTIONS: nodeOptions });
+  const agent = await startAgentProcess(args, env);
   const pid = agent.child.pid ?? 0;
   try {
     // Two passes to settle, and the pin passes after them: they allocate what stays.

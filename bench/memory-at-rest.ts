@@ -11,7 +11,7 @@
 // as `prepull lock` does, `name:tag` with its digest, instead of tags alone; --timeline prints the
 // tenths and the rest's samples; --output keeps each agent's log)
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, rmdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,7 +27,7 @@ import {
   tagImage,
   type RegistryInstance,
 } from "../test/sandbox/index.ts";
-import { cpuSeconds, loadAverages, metric, runtimeLine, spread } from "./support.ts";
+import { cpuSeconds, imageEnvironment, loadAverages, metric, runtimeLine, spread } from "./support.ts";
 
 const BIN = fileURLToPath(new URL("../bin/prepull.js", import.meta.url));
 
@@ -39,25 +39,9 @@ interface Variant {
   readonly env: Record<string, string>;
 }
 
-/**
- * What the container image sets (its Dockerfile's ENV): NODE_OPTIONS and the allocator's
- * variables, so `shipped` measures what ships.
- */
-function shippedVariant(): Variant {
-  const dockerfile = readFileSync(new URL("../Dockerfile", import.meta.url), "utf8");
-  const env: Record<string, string> = {};
-  for (const match of dockerfile.replaceAll("\\\n", " ").matchAll(/^ENV (.*)$/gm)) {
-    for (const pair of (match[1] ?? "").matchAll(/([A-Z_][A-Z0-9_]*)=("[^"]*"|\S+)/g)) {
-      env[pair[1] ?? ""] = (pair[2] ?? "").replace(/^"(.*)"$/, "$1");
-    }
-  }
-  const { NODE_OPTIONS: nodeOptions = "", ...rest } = env;
-  const allocator = Object.entries(rest).filter(([name]) => /^(MALLOC_|GLIBC_TUNABLES)/.test(name));
-  return { nodeOptions, env: Object.fromEntries(allocator) };
-}
-
 const IMAGE_OPTIONS = "--max-semi-space-size=1";
-const shipped = shippedVariant();
+const image = imageEnvironment();
+const shipped: Variant = { nodeOptions: image.nodeOptions, env: image.allocator };
 /**
  * The settings compared (BENCHMARKS.md has what each measured). `image` is the container
  * image before the allocator settings; `shipped` is the Dockerfile's now; `trace` prints V8's GC

@@ -14,7 +14,7 @@ import { imageSetYaml } from "../test/agent/config-map.ts";
 import { startContainerd, startRegistry } from "../test/sandbox/index.ts";
 import { coldAgent, coldBareCri, type ColdRun } from "./cold-warm.ts";
 import { idleAgent, type IdleFigures, type IdleWindow } from "./idle-agent.ts";
-import { loadAverages, pushTaggedSet, runtimeLine, spread } from "./support.ts";
+import { imageEnvironment, loadAverages, pushTaggedSet, runtimeLine, spread } from "./support.ts";
 
 const { values } = parseArgs({
   options: {
@@ -31,11 +31,13 @@ const { values } = parseArgs({
 const sizes = values.entries.split(",").map(Number);
 const concurrency = Number(values.concurrency);
 const windows = Number(values.windows);
-/** The Node options the container image ships with (Dockerfile). */
+/** The Node options and allocator settings the container image ships with (Dockerfile). */
+const image = imageEnvironment();
 const NODE_OPTIONS = [
-  "--max-semi-space-size=1",
+  image.nodeOptions,
   ...(values.profile === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${values.profile}`]),
 ].join(" ");
+const agentEnv = { ...image.allocator, NODE_OPTIONS };
 
 interface SizeFigures {
   readonly entries: number;
@@ -70,10 +72,10 @@ try {
     let idle: IdleFigures;
     try {
       const endpoint = ["--runtime-endpoint", containerd.endpoint];
-      agent = await coldAgent({ containerd, registry }, [...agentArgs, ...endpoint], NODE_OPTIONS, n);
+      agent = await coldAgent({ containerd, registry }, [...agentArgs, ...endpoint], agentEnv, n);
       load.push(loadAverages());
       const idleArgs = [...agentArgs, ...endpoint, "--resync", values.resync];
-      idle = await idleAgent(idleArgs, NODE_OPTIONS, windows, values.pin);
+      idle = await idleAgent(idleArgs, agentEnv, windows, values.pin);
     } finally {
       await containerd.stop();
     }
@@ -102,7 +104,10 @@ const row = (label: string, samples: readonly number[], digits = 0): string =>
 out(
   `Scale of the desired set on ${runtime}, concurrency ${String(concurrency)}, pins ${values.pin ? "on" : "off"},`,
 );
-out(`NODE_OPTIONS="${NODE_OPTIONS}". Images of one 1 KB layer, 20 tags each: many names, few bytes.`);
+const allocator = Object.entries(image.allocator).map(([name, value]) => `${name}=${value}`);
+out(
+  `NODE_OPTIONS="${NODE_OPTIONS}" ${allocator.join(" ")}. Images of one 1 KB layer, 20 tags each: many names, few bytes.`,
+);
 for (const r of results) {
   out(``);
   out(

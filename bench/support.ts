@@ -14,6 +14,26 @@ export function runtimeLine(containerd: ContainerdInstance): string {
   return `containerd ${containerd.runtime.version} (${containerd.runtime.name})`;
 }
 
+/**
+ * What the container image sets for Node (its Dockerfile's ENV): NODE_OPTIONS and the allocator's
+ * variables, so an agent measured here runs with the settings that ship.
+ */
+export function imageEnvironment(): {
+  readonly nodeOptions: string;
+  readonly allocator: Record<string, string>;
+} {
+  const dockerfile = readFileSync(new URL("../Dockerfile", import.meta.url), "utf8");
+  const env: Record<string, string> = {};
+  for (const match of dockerfile.replaceAll("\\\n", " ").matchAll(/^ENV (.*)$/gm)) {
+    for (const pair of (match[1] ?? "").matchAll(/([A-Z_][A-Z0-9_]*)=("[^"]*"|\S+)/g)) {
+      env[pair[1] ?? ""] = (pair[2] ?? "").replace(/^"(.*)"$/, "$1");
+    }
+  }
+  const { NODE_OPTIONS: nodeOptions = "", ...rest } = env;
+  const allocator = Object.entries(rest).filter(([name]) => /^(MALLOC_|GLIBC_TUNABLES)/.test(name));
+  return { nodeOptions, allocator: Object.fromEntries(allocator) };
+}
+
 /** The machine's load averages over 1, 5 and 15 minutes, for a report to say how quiet it was. */
 export function loadAverages(digits = 1): string {
   return loadavg()
