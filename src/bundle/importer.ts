@@ -1,15 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { errorMessage, isClassifiedError } from "../failure/index.ts";
 import type { Platform } from "../registry/index.ts";
-import { entryKey, type ImageImporter, type ImportOutcome } from "../warm/index.ts";
+import { CRI_IMAGE_LABELS, entryKey, type ImageImporter, type ImportOutcome } from "../warm/index.ts";
 import type { BundleCatalog } from "./catalog.ts";
 import { IncompleteImageError, imageClosure } from "./closure.ts";
 import type { BlobDescriptor } from "./plan.ts";
 import { importStream } from "./import-stream.ts";
 import type { ImageStore } from "./ports.ts";
 
-/** CRI marks the records of images it pulled so; an imported image is recorded the same way. */
-const CRI_IMAGE_LABEL = { "io.cri-containerd.image": "managed" };
 /** The record an import stores its archive's index under until the image's own names exist. */
 const STAGING_PREFIX = "import.prepull.dev/staging";
 
@@ -101,7 +99,7 @@ export function createBundleImporter(options: BundleImporterOptions): BundleImpo
         }
         const target = { ...closure.top, annotations: {} };
         const names = [...request.names, ...(closure.configDigest ? [closure.configDigest] : [])];
-        for (const name of names) await options.store.putImage({ name, target, labels: CRI_IMAGE_LABEL });
+        for (const name of names) await options.store.putImage({ name, target, labels: CRI_IMAGE_LABELS });
       } catch (error) {
         if (isClassifiedError(error) && error.name === "UnsupportedApiError") {
           unavailable = `bundles cannot be imported: ${errorMessage(error)}`;

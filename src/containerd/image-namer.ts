@@ -1,9 +1,6 @@
 import { ClassifiedError } from "../failure/index.ts";
-import type { CallOptions, ImageNamer } from "../warm/index.ts";
+import { CRI_IMAGE_LABELS, type CallOptions, type ImageNamer } from "../warm/index.ts";
 import { UnsupportedApiError, type ImageRecord } from "./types.ts";
-
-/** CRI marks the records it makes so; a name recorded here is CRI's like one a pull made. */
-const CRI_IMAGE_LABEL = { "io.cri-containerd.image": "managed" };
 
 /** What naming needs of containerd's images service. */
 export interface ImageRecordStore {
@@ -29,7 +26,7 @@ export function createImageNamer(store: ImageRecordStore): ImageNamer {
         if (source === undefined) {
           throw new ClassifiedError("not_found", `${digestName}: no image record to name ${name} after`);
         }
-        await store.putImage({ name, target: source.target, labels: CRI_IMAGE_LABEL }, options);
+        await store.putImage({ name, target: source.target, labels: CRI_IMAGE_LABELS }, options);
       } catch (error) {
         if (error instanceof UnsupportedApiError) unsupported = error;
         throw error;

@@ -48,6 +48,7 @@ export {
   type WarmSchedulerOptions,
   type WarmStatus,
 } from "./scheduler.ts";
+export { CRI_IMAGE_LABELS } from "./cri-record.ts";
 export { ENTRY_STATES, type EntryState, type EntryStatus } from "./state.ts";
 export { entryKey, type EntryFaults } from "./entries.ts";
 export type { GenerationTimes } from "./generation-timing.ts";
