@@ -15,11 +15,12 @@ import { fileURLToPath } from "node:url";
 import { parseArgs, promisify } from "node:util";
 import { imageSetYaml } from "../test/agent/config-map.ts";
 import {
-  pushImage,
-  startContainerd,
-  startRegistry,
   type ContainerdInstance,
   type PushedImage,
+  pushImage,
+  skopeoCopy,
+  startContainerd,
+  startRegistry,
 } from "../test/sandbox/index.ts";
 import { cpuSeconds, loadAverages, runtimeLine, spread, timed } from "./support.ts";
 
@@ -76,14 +77,7 @@ try {
   const archives: string[] = [];
   for (const [i, image] of images.entries()) {
     const path = join(dir, `img-${String(i)}.tar`);
-    await run("skopeo", [
-      "copy",
-      "--quiet",
-      "--src-tls-verify=false",
-      "--multi-arch=all",
-      `docker://${image.reference}`,
-      `oci-archive:${path}:${image.reference}`,
-    ]);
+    await skopeoCopy(image.reference, `oci-archive:${path}`, { allPlatforms: true });
     archives.push(path);
   }
   await registry.stop();

@@ -8,12 +8,13 @@ import type { AgentStatus } from "../../src/http/index.ts";
 import { startAgentProcess } from "../agent/agent-process.ts";
 import { ConfigMapVolume } from "../agent/config-map.ts";
 import {
-  pushImage,
-  startContainerd,
-  startRegistry,
   type ContainerdInstance,
   type PushedImage,
+  pushImage,
   type RegistryInstance,
+  skopeoCopy,
+  startContainerd,
+  startRegistry,
 } from "../sandbox/index.ts";
 
 const run = promisify(execFile);
@@ -71,13 +72,7 @@ describe("the agent's bundles directory", () => {
     // Both images in one bundle, written beside the directory and moved in whole, as an operator would.
     const staged = join(work, "edge.tar");
     for (const image of [first, second]) {
-      await run("skopeo", [
-        "copy",
-        "--quiet",
-        "--src-tls-verify=false",
-        `docker://${image.reference}`,
-        `oci-archive:${staged}:${image.reference}`,
-      ]);
+      await skopeoCopy(image.reference, `oci-archive:${staged}`);
       if (image === first) await rename(staged, join(work, "first.tar"));
     }
     const volume = await ConfigMapVolume.create({ "set.yaml": setYaml([first]) });

@@ -11,14 +11,15 @@ import { nodePlatform } from "../../src/registry/index.ts";
 import type { ImageRuntime } from "../../src/warm/index.ts";
 import { runPrepull } from "../cli/run-prepull.ts";
 import {
+  type ContainerdInstance,
   pushArtifact,
+  type PushedImage,
   pushImage,
   pushIndex,
+  type RegistryInstance,
+  skopeoCopy,
   startContainerd,
   startRegistry,
-  type ContainerdInstance,
-  type PushedImage,
-  type RegistryInstance,
 } from "../sandbox/index.ts";
 
 const run = promisify(execFile);
@@ -45,14 +46,7 @@ afterAll(async () => {
 /** A bundle as skopeo writes one: `oci-archive:` (a tar) or `oci:` (a directory), every platform. */
 async function skopeoBundle(image: PushedImage, kind: "oci-archive" | "oci", name: string): Promise<string> {
   const path = join(work, name);
-  await run("skopeo", [
-    "copy",
-    "--quiet",
-    "--src-tls-verify=false",
-    "--multi-arch=all",
-    `docker://${image.reference}`,
-    `${kind}:${path}:${image.reference}`,
-  ]);
+  await skopeoCopy(image.reference, `${kind}:${path}`, { allPlatforms: true });
   return path;
 }
 
@@ -351,13 +345,7 @@ describe(`bundle import (${process.env.PREPULL_TEST_RUNTIME ?? "containerd-2"})`
   it("refuses a Docker archive without an OCI layout, naming it (exit 2)", async () => {
     const image = await pushImage(registry, { repository: "air/docker", tag: "1" });
     const archive = join(work, "docker.tar");
-    await run("skopeo", [
-      "copy",
-      "--quiet",
-      "--src-tls-verify=false",
-      `docker://${image.reference}`,
-      `docker-archive:${archive}:${image.reference}`,
-    ]);
+    await skopeoCopy(image.reference, `docker-archive:${archive}`);
     const result = await warmFrom(await setFile([image]), [archive], ["--offline"]);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(archive);

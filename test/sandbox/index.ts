@@ -11,6 +11,7 @@ export {
   type PushedImage,
 } from "./images.ts";
 export { sandboxPublisher } from "./publish.ts";
+export { skopeoCopy } from "./skopeo.ts";
 export {
   startFaultProxy,
   startHangingServer,
